@@ -1,0 +1,156 @@
+"""Chapter 09: GANs. Generators map noise to images in [0, 1] (sigmoid, like the data);
+discriminators return logits, so the losses use the stable ``BCEWithLogitsLoss``."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dl101.graphs import GraphedStep, graphs_wanted
+from dl101.shapes import check_images
+
+
+def mlp_generator(codings_dim: int = 32) -> nn.Sequential:
+    """Noise (N, 32) -> 128 -> 256 -> 784 -> images (N, 1, 28, 28) in [0, 1]."""
+    return nn.Sequential(
+        nn.Linear(codings_dim, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU(),
+        nn.Linear(256, 28 * 28), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
+
+
+def mlp_discriminator() -> nn.Sequential:
+    """Images -> 256 -> 128 -> one logit per image (positive means "real")."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(28 * 28, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+        nn.Linear(128, 1))
+
+
+def dcgan_generator(codings_dim: int = 100) -> nn.Sequential:
+    """DCGAN: noise -> (128, 7, 7) -> transposed convs with batch norm -> (1, 28, 28)."""
+    return nn.Sequential(
+        nn.Linear(codings_dim, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128),
+        nn.ConvTranspose2d(128, 64, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 14x14
+        nn.BatchNorm2d(64),
+        nn.ConvTranspose2d(64, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())  # 28x28
+
+
+def dcgan_discriminator() -> nn.Sequential:
+    """DCGAN: strided convolutions (no pooling) with dropout -> one logit per image."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, stride=2, padding=2), nn.ReLU(), nn.Dropout(0.4),   # (N, 32, 14, 14)
+        nn.Conv2d(32, 64, 5, stride=2, padding=2), nn.ReLU(), nn.Dropout(0.4),  # (N, 64, 7, 7)
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 1))
+
+
+@contextmanager
+def frozen(module: nn.Module):
+    """Turn off ``requires_grad`` for ``module`` and restore each flag afterwards, even on error."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def discriminator_step(generator, discriminator, d_optimizer, real: torch.Tensor, codings_dim: int,
+                       criterion=None) -> torch.Tensor:
+    """One update of D: push D(real) towards "real" and D(G(z)) towards "fake"."""
+    criterion = criterion or nn.BCEWithLogitsLoss()
+    d_optimizer.zero_grad(set_to_none=True)
+    z = torch.randn(real.size(0), codings_dim, device=real.device)
+    with torch.no_grad():
+        fake = generator(z)                     # G is not trained here: no graph through it
+    real_logits, fake_logits = discriminator(real), discriminator(fake)
+    loss = (criterion(real_logits, torch.ones_like(real_logits))
+            + criterion(fake_logits, torch.zeros_like(fake_logits)))
+    loss.backward()
+    d_optimizer.step()
+    return loss.detach()
+
+
+def generator_step(generator, discriminator, g_optimizer, batch_size: int, codings_dim: int,
+                   device, criterion=None) -> torch.Tensor:
+    """One update of G: make D call its fakes "real". D's weights are frozen meanwhile."""
+    criterion = criterion or nn.BCEWithLogitsLoss()
+    g_optimizer.zero_grad(set_to_none=True)
+    with frozen(discriminator):
+        z = torch.randn(batch_size, codings_dim, device=device)
+        fake_logits = discriminator(generator(z))
+        loss = criterion(fake_logits, torch.ones_like(fake_logits))
+        loss.backward()
+    g_optimizer.step()
+    return loss.detach()
+
+
+class GANHistory(dict):
+    """Per-epoch mean losses of D and G, and sample grids from the fixed noise."""
+
+    def __init__(self):
+        super().__init__(d_loss=[], g_loss=[], seconds=[], samples={})
+        self.interrupted = False
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, codings: torch.Tensor) -> torch.Tensor:
+    """Images from given noise, in eval mode (batch norm uses its running statistics)."""
+    was_training = generator.training
+    generator.eval()
+    images = generator(codings)
+    generator.train(was_training)
+    return images
+
+
+def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_dim: int,
+              n_epochs: int = 20, g_lr: float = 1e-3, d_lr: float = 5e-4, *, n_samples: int = 32,
+              sample_every: int = 5, seed: int = 0, cuda_graphs: bool | None = None,
+              verbose: bool = True) -> GANHistory:
+    """Alternate one D step and one G step per batch; keep samples of one fixed noise batch."""
+    device = next(generator.parameters()).device
+    g_opt = torch.optim.NAdam(generator.parameters(), lr=g_lr)
+    d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr)
+    use_graphs = graphs_wanted(device) if cuda_graphs is None else cuda_graphs and device.type == "cuda"
+    if use_graphs:
+        for opt in (g_opt, d_opt):
+            for group in opt.param_groups:
+                group["capturable"] = True
+    d_fn = lambda real: discriminator_step(generator, discriminator, d_opt, real, codings_dim)  # noqa: E731
+    g_fn = lambda real: generator_step(generator, discriminator, g_opt, real.size(0),  # noqa: E731
+                                       codings_dim, device)
+    d_step, g_step = (GraphedStep(d_fn), GraphedStep(g_fn)) if use_graphs else (d_fn, g_fn)
+    fixed = torch.randn(n_samples, codings_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    history, epoch = GANHistory(), 0
+    generator.train(), discriminator.train()
+    try:
+        for epoch in range(n_epochs):
+            start, n = time.perf_counter(), len(batches)
+            d_losses, g_losses = torch.zeros(n, device=device), torch.zeros(n, device=device)
+            for i, batch in enumerate(tqdm(batches, total=n, desc=f"Epoch {epoch + 1}/{n_epochs}",
+                                           leave=False, disable=not verbose)):
+                real = batch[0] if isinstance(batch, (tuple, list)) else batch
+                d_losses[i] = d_step(real)
+                g_losses[i] = g_step(real)
+            history["d_loss"].append(d_losses.mean().item())
+            history["g_loss"].append(g_losses.mean().item())
+            history["seconds"].append(time.perf_counter() - start)
+            if epoch % sample_every == 0 or epoch == n_epochs - 1:
+                history["samples"][epoch + 1] = generate(generator, fixed).cpu()
+            if verbose:
+                print(f"Epoch {epoch + 1}/{n_epochs}  D loss {history['d_loss'][-1]:.4f}"
+                      f"  G loss {history['g_loss'][-1]:.4f}  ({history['seconds'][-1]:.1f} s)")
+    except KeyboardInterrupt:
+        history.interrupted = True
+        print(f"\nTraining interrupted during epoch {epoch + 1}; returning the history so far.")
+    return history
+
+
+def check_generator_output(images: torch.Tensor) -> None:
+    """Raise a clear error unless a generator made images shaped (N, 1, 28, 28) in [0, 1]."""
+    check_images(images, name="generated images")
+    if images.min() < 0 or images.max() > 1:
+        raise ValueError("generated images must lie in [0, 1] like the data: end the generator "
+                         "with nn.Sigmoid() (or rescale a tanh output with (x + 1) / 2)")

@@ -1,0 +1,104 @@
+"""Plumbing, not lesson: replay a whole training step as one CUDA graph.
+
+Small models on a big GPU spend most of their time launching kernels from Python (tens of
+microseconds each). A CUDA graph records the step's kernels once and replays them with a single
+launch, so the GPU, not the host, sets the pace. On a CPU or Apple GPU the step just runs eagerly.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Callable
+
+import torch
+
+
+def _map(fn: Callable, obj):
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # named tuples keep their type
+        return type(obj)(*(_map(fn, o) for o in obj))
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_map(fn, o) for o in obj)
+    return obj
+
+
+def _leaves(obj) -> list[torch.Tensor]:
+    found: list[torch.Tensor] = []
+    _map(found.append, obj)
+    return found
+
+
+def graphs_wanted(device: torch.device) -> bool:
+    """CUDA graphs are used on CUDA devices unless ``DL101_CUDA_GRAPHS=0``."""
+    return device.type == "cuda" and os.environ.get("DL101_CUDA_GRAPHS", "1") != "0"
+
+
+def make_capturable(optimizer: torch.optim.Optimizer) -> None:
+    """Switch an optimizer to its graph-safe mode, moving any existing state to the device."""
+    for group in optimizer.param_groups:
+        if "capturable" in group:
+            group["capturable"] = True
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.device != p.device:
+                    optimizer.state[p][key] = value.to(p.device)
+
+
+class GraphedStep:
+    """Call ``fn`` eagerly for ``warmup`` calls, then capture it once and replay it.
+
+    The captured step sees Python values (learning rate, temperature) as they were at capture:
+    call ``reset()`` after changing one, and the next call captures again. If capture fails the
+    step falls back to eager execution with a warning, so training never stops because of it.
+    """
+
+    def __init__(self, fn: Callable, warmup: int = 3):
+        self.fn, self.warmup, self.calls = fn, warmup, 0
+        self.graph = self.static_in = self.static_out = None
+        self.failed = False
+
+    def reset(self) -> None:
+        """Forget the captured graph; the next call captures a new one."""
+        self.graph = self.static_in = self.static_out = None
+
+    def _eager_on_side_stream(self, args):
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            out = self.fn(*args)
+        torch.cuda.current_stream().wait_stream(side)
+        return out
+
+    def _capture(self, args) -> None:
+        self.static_in = _map(torch.clone, args)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.static_out = self.fn(*self.static_in)
+        self.graph = graph
+
+    def _same_shapes(self, args) -> bool:
+        new, old = _leaves(args), _leaves(self.static_in)
+        return len(new) == len(old) and all(a.shape == b.shape for a, b in zip(new, old))
+
+    def __call__(self, *args):
+        if self.failed:
+            return self.fn(*args)
+        if self.calls < self.warmup:
+            self.calls += 1
+            return self._eager_on_side_stream(args)
+        if self.graph is not None and not self._same_shapes(args):
+            self.reset()
+        if self.graph is None:
+            try:
+                self._capture(args)
+            except Exception as error:  # an op that cannot be captured: keep training eagerly
+                warnings.warn(f"CUDA graph capture failed ({error}); continuing without it.")
+                self.failed = True
+                self.reset()
+                torch.cuda.synchronize()
+                return self.fn(*args)
+        for static, new in zip(_leaves(self.static_in), _leaves(args)):
+            static.copy_(new)
+        self.graph.replay()
+        return self.static_out

@@ -1,0 +1,105 @@
+"""Pictures: one image, a grid, originals against reconstructions, learning curves.
+
+Images may be in [0, 1] (autoencoders, VAEs, GANs) or in [-1, 1] (diffusion: pass
+``value_range=(-1, 1)``), on any device, shaped (N, 1, H, W), (1, H, W) or (H, W).
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def to_numpy_image(image, value_range: tuple = (0, 1)) -> np.ndarray:
+    """One image -> an (H, W) float array in [0, 1] for ``imshow``."""
+    image = torch.as_tensor(image).detach().float().cpu()
+    if image.dim() == 3:
+        if image.shape[0] != 1:
+            raise ValueError(f"expected one gray image (1, H, W), got {tuple(image.shape)}")
+        image = image[0]
+    if image.dim() != 2:
+        raise ValueError(f"expected an image shaped (H, W) or (1, H, W), got {tuple(image.shape)}")
+    low, high = value_range
+    return ((image - low) / (high - low)).clamp(0, 1).numpy()
+
+
+def show_image(image, ax=None, value_range: tuple = (0, 1), title: str | None = None):
+    """Draw one gray image without axes (dark ink on white, like the seed's figures)."""
+    ax = ax or plt.gca()
+    ax.imshow(to_numpy_image(image, value_range), cmap="binary", vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def show_images(images, n_cols: int | None = None, titles=None, value_range: tuple = (0, 1),
+                size: float = 1.2, suptitle: str | None = None):
+    """Draw a grid of images; returns the figure."""
+    images = torch.as_tensor(images).detach().cpu()
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    n = len(images)
+    n_cols = min(n_cols or n, n) or 1
+    n_rows = (n - 1) // n_cols + 1
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * size, n_rows * size), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            show_image(images[i], ax, value_range, titles[i] if titles is not None else None)
+        else:
+            ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def show_reconstructions(model, images: torch.Tensor, n_images: int = 5, inputs=None,
+                         value_range: tuple = (0, 1)):
+    """Originals (top row) above the model's reconstructions (bottom row).
+
+    ``inputs`` lets you feed corrupted images while showing them on top (denoising autoencoders).
+    """
+    was_training = model.training
+    model.eval()
+    shown = (images if inputs is None else inputs)[:n_images]
+    pred = model(shown)
+    pred = pred.output if hasattr(pred, "output") else pred
+    model.train(was_training)
+    fig = show_images(torch.cat([shown.cpu(), pred.cpu()]), n_cols=len(shown), value_range=value_range,
+                      size=1.5)
+    fig.axes[0].set_title("input", fontsize=9, loc="left")
+    fig.axes[len(shown)].set_title("reconstruction", fontsize=9, loc="left")
+    return fig
+
+
+def plot_history(history, metric: str = "RMSE", ax=None, title: str | None = None):
+    """Learning curves: training loss, and training/validation metric per epoch."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    ax.plot(epochs, history["train_metric"], "b.-", label=f"train {metric}")
+    if any(v is not None for v in history.get("valid_metric", [])):
+        ax.plot(epochs, history["valid_metric"], "r.-", label=f"valid {metric}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_gan_history(history, ax=None):
+    """D and G losses per epoch."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = np.arange(1, len(history["d_loss"]) + 1)
+    ax.plot(epochs, history["d_loss"], "r.-", label="discriminator")
+    ax.plot(epochs, history["g_loss"], "b.-", label="generator")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("BCE loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax

@@ -1,0 +1,186 @@
+"""One training loop for every chapter but the GAN: ``train()``.
+
+Models return a tensor or a named tuple with an ``output`` field. Built-in torch losses
+(``nn.MSELoss()``, ``nn.HuberLoss()``) are applied to that output; a custom loss function receives
+the whole prediction (so a VAE loss can read the means and log-variances).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dl101.graphs import GraphedStep, graphs_wanted, make_capturable
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; ``.history`` holds the epochs completed before it."""
+
+    def __init__(self, message: str, history: "History"):
+        super().__init__(message)
+        self.history = history
+
+
+class History(dict):
+    """Per-epoch figures of a training run; ``interrupted`` tells whether it was cut short."""
+
+    KEYS = ("train_loss", "train_metric", "valid_metric", "lr", "seconds")
+
+    def __init__(self):
+        super().__init__({key: [] for key in self.KEYS})
+        self.interrupted = False
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs were completed."""
+        return len(self["train_loss"])
+
+
+def output_of(y_pred):
+    """The reconstruction (or prediction) inside a model's output, named tuple or tensor."""
+    return y_pred.output if hasattr(y_pred, "output") else y_pred
+
+
+def compute_loss(loss_fn: Callable, y_pred, y) -> torch.Tensor:
+    """Apply ``loss_fn``: torch's own losses see ``output_of(y_pred)``, custom ones see everything."""
+    if isinstance(loss_fn, nn.modules.loss._Loss):
+        return loss_fn(output_of(y_pred), y)
+    return loss_fn(y_pred, y)
+
+
+def cosine_factor(epoch: int, n_epochs: int) -> float:
+    """Cosine decay of the learning rate from 1× at the first epoch towards 0 at the end."""
+    return 0.5 * (1 + math.cos(math.pi * epoch / max(n_epochs, 1)))
+
+
+def _lr_factor(schedule, epoch: int, n_epochs: int) -> float:
+    if schedule is None or schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return cosine_factor(epoch, n_epochs)
+    if callable(schedule):
+        return float(schedule(epoch, n_epochs))
+    raise ValueError(f"lr_schedule must be 'cosine', 'constant', None or a function; got {schedule!r}")
+
+
+def metric_name(metric) -> str:
+    """A short label for a torchmetrics metric ("RMSE" for MeanSquaredError(squared=False))."""
+    name = type(metric).__name__
+    if name == "MeanSquaredError" and not getattr(metric, "squared", True):
+        return "RMSE"
+    return {"MeanSquaredError": "MSE", "MeanAbsoluteError": "MAE"}.get(name, name)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches, metric) -> float:
+    """The metric of ``model`` over ``batches`` in eval mode (one host sync, at the end)."""
+    was_training = model.training
+    model.eval()
+    metric.reset()
+    for X, y in batches:
+        metric.update(output_of(model(X)), y)
+    value = metric.compute().item()
+    metric.reset()
+    model.train(was_training)
+    return value
+
+
+def training_step(model, optimizer, loss_fn, max_grad_norm: float | None) -> Callable:
+    """Build ``step(X, y) -> (output, loss)``: forward, loss, backward, clipping, update."""
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(X, y):
+        optimizer.zero_grad(set_to_none=True)
+        y_pred = model(X)
+        loss = compute_loss(loss_fn, y_pred, y)
+        loss.backward()
+        if max_grad_norm:
+            nn.utils.clip_grad_norm_(params, max_grad_norm)  # keeps RNNs and early epochs stable
+        optimizer.step()
+        return output_of(y_pred).detach(), loss.detach()
+
+    return step
+
+
+def _nonfinite_error(losses, upto, epoch, n_batches, history) -> NonFiniteLossError:
+    bad = (~torch.isfinite(losses[:upto])).nonzero()
+    batch = int(bad[0]) + 1 if len(bad) else upto
+    return NonFiniteLossError(
+        f"The loss became {losses[batch - 1].item()} at epoch {epoch + 1}, batch {batch}/{n_batches}. "
+        "Usual causes: a learning rate that is too high (try 10x lower), log(0) or division by zero "
+        "in a custom loss, or inputs outside the range the model expects. "
+        f"The history of the {history.epochs} completed epoch(s) is in this error's .history.",
+        history)
+
+
+def _print_epoch(history: History, epoch: int, n_epochs: int, name: str) -> None:
+    line = (f"Epoch {epoch + 1}/{n_epochs}  train loss {history['train_loss'][-1]:.4f}"
+            f"  train {name} {history['train_metric'][-1]:.4f}")
+    if history["valid_metric"][-1] is not None:
+        line += f"  valid {name} {history['valid_metric'][-1]:.4f}"
+    print(line + f"  lr {history['lr'][-1]:.2e}  ({history['seconds'][-1]:.1f} s)")
+
+
+def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable, metric,
+          train_batches, valid_batches=None, n_epochs: int = 10, *, lr_schedule="cosine",
+          max_grad_norm: float | None = 1.0, epoch_callback: Callable | None = None,
+          cuda_graphs: bool | None = None, check_every: int = 100, verbose: bool = True) -> History:
+    """Train ``model`` and return its per-epoch history (also when interrupted).
+
+    The learning rate follows ``lr_schedule`` per epoch ("cosine" decays it from the optimizer's
+    rate towards zero; None keeps it). ``epoch_callback(model, epoch)`` runs at each epoch's start.
+    The loss is checked for NaN every ``check_every`` batches, the only host syncs inside an epoch.
+    """
+    device = next(model.parameters()).device
+    use_graphs = graphs_wanted(device) if cuda_graphs is None else cuda_graphs and device.type == "cuda"
+    if use_graphs:
+        make_capturable(optimizer)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    raw_step = training_step(model, optimizer, loss_fn, max_grad_norm)
+    step = GraphedStep(raw_step) if use_graphs else raw_step
+    metric, name, history = metric.to(device), metric_name(metric), History()
+    epoch = batch = 0
+    try:
+        for epoch in range(n_epochs):
+            start = time.perf_counter()
+            model.train()
+            if epoch_callback is not None:
+                epoch_callback(model, epoch)
+            factor = _lr_factor(lr_schedule, epoch, n_epochs)
+            for group, lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = lr * factor
+            if use_graphs:
+                step.reset()  # the new learning rate (and callback changes) must be re-captured
+            n_batches = len(train_batches)
+            losses = torch.zeros(n_batches, device=device)
+            metric.reset()
+            bar = tqdm(train_batches, total=n_batches, desc=f"Epoch {epoch + 1}/{n_epochs}",
+                       leave=False, disable=not verbose)
+            for batch, (X, y) in enumerate(bar):
+                output, loss = step(X, y)
+                losses[batch] = loss
+                metric.update(output, y)
+                if (batch + 1) % check_every == 0 or batch + 1 == n_batches:
+                    running = losses[: batch + 1].mean().item()  # the one sync: NaN check
+                    if not math.isfinite(running):
+                        raise _nonfinite_error(losses, batch + 1, epoch, n_batches, history)
+                    bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+            history["train_loss"].append(losses.mean().item())
+            history["train_metric"].append(metric.compute().item())
+            valid = evaluate(model, valid_batches, metric) if valid_batches is not None else None
+            history["valid_metric"].append(valid)
+            history["lr"].append(optimizer.param_groups[0]["lr"])
+            history["seconds"].append(time.perf_counter() - start)
+            if verbose:
+                _print_epoch(history, epoch, n_epochs, name)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        print(f"\nTraining interrupted at epoch {epoch + 1}, batch {batch + 1}. Returning the history "
+              f"of the {history.epochs} completed epoch(s); the model keeps its current weights.")
+    finally:
+        model.eval()
+    return history

@@ -1,0 +1,145 @@
+"""Interactive explorers. Each has plain, testable logic (``image_at``), a ``figure()`` that draws a
+static version (for GitHub or wherever widgets don't render) and a ``widget()`` for Jupyter.
+
+Only widget API common to ipywidgets 7 and 8 is used (Colab ships 7).
+"""
+from __future__ import annotations
+
+import io
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from dl101.plotting import show_images, to_numpy_image
+
+
+def png_bytes(image: np.ndarray, scale: int = 6) -> bytes:
+    """An (H, W) array in [0, 1] -> PNG bytes, enlarged ``scale`` times with sharp pixels."""
+    from PIL import Image
+
+    gray = (255 * (1 - np.repeat(np.repeat(image, scale, 0), scale, 1))).astype(np.uint8)  # dark ink
+    buffer = io.BytesIO()
+    Image.fromarray(gray, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class _Explorer:
+    value_range = (0, 1)
+
+    def _image_widget(self, image):
+        import ipywidgets as W
+
+        return W.Image(value=png_bytes(image), format="png", width=168, height=168)
+
+
+class InterpolationExplorer(_Explorer):
+    """Decode points on the line between two codings; a slider moves along it."""
+
+    def __init__(self, decode: Callable, z_start: torch.Tensor, z_end: torch.Tensor):
+        if z_start.shape != z_end.shape:
+            raise ValueError(f"both codings need the same shape, got {tuple(z_start.shape)} "
+                             f"and {tuple(z_end.shape)}")
+        self.decode, self.z_start, self.z_end = decode, z_start, z_end
+
+    @torch.no_grad()
+    def image_at(self, alpha: float) -> np.ndarray:
+        """The decoded image at ``alpha`` ∈ [0, 1] along the path, as an (H, W) array."""
+        z = torch.lerp(self.z_start, self.z_end, float(alpha)).unsqueeze(0)
+        return to_numpy_image(self.decode(z)[0], self.value_range)
+
+    def figure(self, n_steps: int = 9):
+        """A static strip of the interpolation."""
+        alphas = np.linspace(0, 1, n_steps)
+        images = torch.tensor(np.stack([self.image_at(a) for a in alphas])).unsqueeze(1)
+        return show_images(images, titles=[f"{a:.2f}" for a in alphas])
+
+    def widget(self):
+        """A slider for α and the decoded image."""
+        import ipywidgets as W
+
+        image = self._image_widget(self.image_at(0.0))
+        slider = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="α",
+                               continuous_update=True)
+        slider.observe(lambda change: setattr(image, "value", png_bytes(self.image_at(change["new"]))),
+                       names="value")
+        return W.VBox([slider, image])
+
+
+class LatentGridExplorer(_Explorer):
+    """A 2-D latent space: the manifold of decoded images on a grid, and sliders for (z₁, z₂)."""
+
+    def __init__(self, decode: Callable, limit: float = 2.5, device=None):
+        self.decode, self.limit, self.device = decode, limit, device
+
+    @torch.no_grad()
+    def image_at(self, z1: float, z2: float) -> np.ndarray:
+        """The decoded image at the latent point (z₁, z₂)."""
+        z = torch.tensor([[float(z1), float(z2)]], device=self.device)
+        return to_numpy_image(self.decode(z)[0], self.value_range)
+
+    def figure(self, n: int = 12):
+        """The manifold: decoded images on an n×n grid over [-limit, limit]², z₂ growing upwards."""
+        values = np.linspace(-self.limit, self.limit, n)
+        canvas = np.ones((28 * n, 28 * n))
+        for row, z2 in enumerate(values[::-1]):
+            for col, z1 in enumerate(values):
+                canvas[row * 28:(row + 1) * 28, col * 28:(col + 1) * 28] = self.image_at(z1, z2)
+        fig, ax = plt.subplots(figsize=(6, 6))
+        ax.imshow(canvas, cmap="binary", extent=[-self.limit, self.limit, -self.limit, self.limit])
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
+        return fig
+
+    def widget(self):
+        """Two sliders (z₁, z₂) and the decoded image."""
+        import ipywidgets as W
+
+        image = self._image_widget(self.image_at(0.0, 0.0))
+        sliders = [W.FloatSlider(value=0.0, min=-self.limit, max=self.limit, step=0.1, description=d)
+                   for d in ("z₁", "z₂")]
+
+        def update(_):
+            image.value = png_bytes(self.image_at(sliders[0].value, sliders[1].value))
+
+        for s in sliders:
+            s.observe(update, names="value")
+        return W.HBox([W.VBox(sliders), image])
+
+
+class TrajectoryExplorer(_Explorer):
+    """Scrub through a sampling trajectory x_T … x_0 of one image."""
+
+    value_range = (-1, 1)
+
+    def __init__(self, trajectory: Sequence[tuple[int, torch.Tensor]], index: int = 0):
+        if not trajectory:
+            raise ValueError("the trajectory is empty: sample with keep_every > 0 to record one")
+        self.steps = [int(t) for t, _ in trajectory]
+        self.frames = [x[index] for _, x in trajectory]
+
+    def image_at(self, position: int) -> np.ndarray:
+        """The image at ``position`` along the trajectory (0 = pure noise x_T, last = x_0)."""
+        return to_numpy_image(self.frames[int(position)], self.value_range)
+
+    def figure(self, n_frames: int = 8):
+        """A static strip of snapshots from noise to image."""
+        idx = np.linspace(0, len(self.frames) - 1, min(n_frames, len(self.frames))).round().astype(int)
+        images = torch.stack([self.frames[i] for i in idx])
+        return show_images(images, titles=[f"t={self.steps[i]}" for i in idx], value_range=(-1, 1))
+
+    def widget(self):
+        """A slider over the trajectory's positions, the step t, and the image."""
+        import ipywidgets as W
+
+        image = self._image_widget(self.image_at(0))
+        label = W.Label(f"t = {self.steps[0]}")
+        slider = W.IntSlider(value=0, min=0, max=len(self.frames) - 1, description="position")
+
+        def update(change):
+            image.value = png_bytes(self.image_at(change["new"]))
+            label.value = f"t = {self.steps[change['new']]}"
+
+        slider.observe(update, names="value")
+        return W.VBox([W.HBox([slider, label]), image])
