@@ -178,5 +178,5 @@ class Batches:
 
 
 def autoencoder_batches(x: torch.Tensor, batch_size: int = 32, shuffle: bool = False) -> Batches:
-    """Batches whose target is the input itself; training sets drop the last partial batch."""
-    return Batches(x, x, batch_size=batch_size, shuffle=shuffle, drop_last=shuffle)
+    """Batches whose target is the input itself: ``(x_batch, x_batch)``."""
+    return Batches(x, x, batch_size=batch_size, shuffle=shuffle)

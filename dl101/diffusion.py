@@ -83,8 +83,7 @@ def noising(schedule: Schedule):
 
 def diffusion_batches(images: torch.Tensor, schedule: Schedule, batch_size: int = 32) -> Batches:
     """Training batches: shuffled images, noised afresh at random steps every time they are drawn."""
-    return Batches(images, batch_size=batch_size, shuffle=True, drop_last=True,
-                   transform=noising(schedule.to(images.device)))
+    return Batches(images, batch_size=batch_size, shuffle=True, transform=noising(schedule.to(images.device)))
 
 
 def fixed_diffusion_batches(images: torch.Tensor, schedule: Schedule, batch_size: int = 256,

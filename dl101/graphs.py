@@ -49,7 +49,8 @@ class GraphedStep:
     """Call ``fn`` eagerly for ``warmup`` calls, then capture it once and replay it.
 
     The captured step sees Python values (learning rate, temperature) as they were at capture:
-    call ``reset()`` after changing one, and the next call captures again. If capture fails the
+    call ``reset()`` after changing one, and the next call captures again. A call with other
+    shapes than the captured ones (an epoch's last, smaller batch) runs eagerly. If capture fails the
     step falls back to eager execution with a warning, so training never stops because of it.
     """
 
@@ -88,7 +89,7 @@ class GraphedStep:
             self.calls += 1
             return self._eager_on_side_stream(args)
         if self.graph is not None and not self._same_shapes(args):
-            self.reset()
+            return self.fn(*args)  # e.g. the last, smaller batch of an epoch: run it eagerly
         if self.graph is None:
             try:
                 self._capture(args)

@@ -1,0 +1,163 @@
+import time
+
+import pytest
+import torch
+
+from dl101 import diffusion as D
+
+T = 4000
+
+
+@pytest.fixture(scope="module")
+def schedule():
+    return D.cosine_schedule(T)
+
+
+def test_cosine_schedule_equals_diffusers_squaredcos_cap_v2_betas(schedule):
+    from diffusers import DDPMScheduler
+
+    reference = DDPMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2").betas
+    difference = (schedule.beta[1:] - reference).abs().max().item()
+    print(f"max |beta - diffusers beta| = {difference:.3e}")
+    assert difference < 1e-6
+    assert schedule.beta[0] == 0 and schedule.alpha_bar[0] == 1
+
+
+def test_alpha_bar_is_the_running_product_of_the_clipped_betas(schedule):
+    assert torch.allclose(schedule.alpha_bar, torch.cumprod(1 - schedule.beta.double(), 0).float())
+    assert schedule.beta.max().item() == pytest.approx(0.999)
+    # the first DDPM step must not blow up (the seed's inconsistent pair multiplied by ~31.6)
+    first = schedule.beta[T] / (1 - schedule.alpha_bar[T]).sqrt() / schedule.alpha[T].sqrt()
+    assert first < 32 and torch.isfinite(first)
+
+
+def _diffusers_ddim(schedule, n_steps, clip):
+    from diffusers import DDIMScheduler
+
+    s = DDIMScheduler(num_train_timesteps=T, trained_betas=schedule.beta[1:].tolist(), clip_sample=clip,
+                      set_alpha_to_one=True)
+    s.set_timesteps(n_steps)
+    return s
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+@pytest.mark.parametrize("clip", [False, True])
+def test_a_ddim_step_with_skipped_steps_equals_diffusers_ddimscheduler_step(schedule, eta, clip):
+    scheduler = _diffusers_ddim(schedule, n_steps=50, clip=clip)  # jumps of 80 steps
+    torch.manual_seed(0)
+    x, eps, noise = torch.randn(4, 1, 28, 28), torch.randn(4, 1, 28, 28), torch.randn(4, 1, 28, 28)
+    for k in (scheduler.timesteps[0].item(), scheduler.timesteps[10].item(), scheduler.timesteps[-1].item()):
+        prev = k - T // 50
+        ref = scheduler.step(eps, k, x, eta=eta, variance_noise=noise).prev_sample
+        # diffusers' index k is our step k + 1 (our index 0 is the clean image, ᾱ = 1)
+        ab_prev = schedule.alpha_bar[prev + 1] if prev >= 0 else torch.tensor(1.0)
+        ours = D.ddim_step(x, eps, schedule.alpha_bar[k + 1], ab_prev, eta, noise, clip_x0=clip)
+        assert torch.allclose(ours, ref, atol=2e-4), (k, (ours - ref).abs().max())
+
+
+def test_ddim_sigma_follows_eq_16_and_differs_from_the_seeds_formula_when_steps_are_skipped(schedule):
+    t, t_prev = 3000, 2920
+    ab_t, ab_prev = schedule.alpha_bar[t], schedule.alpha_bar[t_prev]
+    sigma = D.ddim_sigma(ab_t, ab_prev, 1.0)
+    assert sigma.item() == pytest.approx(((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).sqrt().item())
+    seed_sigma = ((1 - ab_prev) / (1 - ab_t) * schedule.beta[t]).sqrt()
+    assert sigma > 5 * seed_sigma
+
+
+def test_a_ddpm_step_matches_diffusers_mean_at_the_last_step(schedule):
+    from diffusers import DDPMScheduler
+
+    scheduler = DDPMScheduler(num_train_timesteps=T, trained_betas=schedule.beta[1:].tolist(), clip_sample=False)
+    torch.manual_seed(0)
+    x, eps = torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
+    for k in (0, 500, 2000):  # at k > 0 diffusers adds noise; compare with the posterior mean (eq. 7)
+        ref = scheduler.step(eps, k, x).prev_sample if k == 0 else None
+        ours = D.ddpm_step(x, eps, k + 1, schedule, noise=torch.zeros_like(x))
+        if ref is not None:
+            assert torch.allclose(ours, ref, atol=5e-4)  # float32; 1 - ᾱ_1 is tiny
+        else:
+            ab, ab_prev, beta = schedule.alpha_bar[k + 1], schedule.alpha_bar[k], schedule.beta[k + 1]
+            x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+            posterior_mean = (ab_prev.sqrt() * beta / (1 - ab) * x0
+                              + schedule.alpha[k + 1].sqrt() * (1 - ab_prev) / (1 - ab) * x)
+            assert torch.allclose(ours, posterior_mean, atol=1e-4)
+
+
+def test_forward_diffusion_has_the_right_mean_and_variance(schedule):
+    torch.manual_seed(0)
+    x0 = torch.full((100_000, 1, 1, 1), 0.6)
+    for t in (1, 1000, 3000):
+        xt, _ = D.forward_diffusion(x0, torch.full((100_000,), t), schedule.alpha_bar)
+        ab = schedule.alpha_bar[t].item()
+        # 100k samples: standard error of the mean ≤ 0.0032
+        assert xt.mean().item() == pytest.approx(ab ** 0.5 * 0.6, abs=0.015)
+        assert xt.var().item() == pytest.approx(1 - ab, rel=0.02, abs=1e-5)
+
+
+def test_noising_transform_returns_samples_and_the_noise_that_made_them(schedule, fashion):
+    sample, eps = D.noising(schedule)(fashion.valid_x[:8])
+    assert isinstance(sample, D.DiffusionSample) and sample.t.min() >= 1 and sample.t.max() <= T
+    x0 = D.to_model_range(fashion.valid_x[:8])
+    expected, _ = D.forward_diffusion(x0, sample.t, schedule.alpha_bar, eps)
+    assert torch.allclose(sample.xt, expected)
+
+
+def test_validation_batches_are_the_same_draw_every_time(schedule, fashion):
+    batches = D.fixed_diffusion_batches(fashion.valid_x[:64], schedule, batch_size=32)
+    first = [(s.xt.clone(), s.t.clone(), e.clone()) for s, e in batches]
+    second = [(s.xt, s.t, e) for s, e in batches]
+    assert all(torch.equal(a, b) for f, s in zip(first, second) for a, b in zip(f, s))
+
+
+def test_the_unet_predicts_noise_shaped_like_its_input_and_rejects_a_bare_tensor(fashion):
+    model = D.DiffusionUNet(T=100)
+    sample = D.DiffusionSample(fashion.valid_x[:3] * 2 - 1, torch.tensor([1, 50, 100]))
+    assert model(sample).shape == (3, 1, 28, 28)
+    with pytest.raises(TypeError, match="DiffusionSample"):
+        model(fashion.valid_x[:3])
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        model(D.DiffusionSample(torch.zeros(3, 28, 28), torch.tensor([1, 2, 3])))
+
+
+def test_samplers_return_images_of_the_right_shape_and_range():
+    torch.manual_seed(0)
+    schedule, model = D.cosine_schedule(20), D.DiffusionUNet(T=20)
+    images = D.ddpm_sample(model, schedule, n=3, progress=False)
+    assert images.shape == (3, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
+    images, trajectory = D.ddim_sample(model, schedule, n=2, n_steps=5, keep_every=1, progress=False)
+    assert images.shape == (2, 1, 28, 28) and images.abs().max() <= 1
+    assert [t for t, _ in trajectory] == [20, 16, 12, 8, 4, 0]
+
+
+def test_ddim_with_eta_zero_is_deterministic_given_the_start_noise():
+    schedule, model = D.cosine_schedule(20), D.DiffusionUNet(T=20)
+    a = D.ddim_sample(model, schedule, n=2, n_steps=4, eta=0.0, generator=torch.Generator().manual_seed(1),
+                      progress=False)
+    torch.manual_seed(123)  # a different global RNG state must not matter when η = 0
+    b = D.ddim_sample(model, schedule, n=2, n_steps=4, eta=0.0, generator=torch.Generator().manual_seed(1),
+                      progress=False)
+    c = D.ddim_sample(model, schedule, n=2, n_steps=4, eta=1.0, generator=torch.Generator().manual_seed(1),
+                      progress=False)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_ddim_timesteps_start_at_T_and_end_at_zero():
+    assert D.ddim_timesteps(4000, 4) == [4000, 3000, 2000, 1000, 0]
+    assert D.ddim_timesteps(10, 10) == list(range(10, -1, -1))
+    with pytest.raises(ValueError):
+        D.ddim_timesteps(10, 11)
+
+
+def test_the_offline_stable_diffusion_path_builds_and_runs_one_step_on_cpu_quickly(capsys):
+    from dl101.stable_diffusion import describe_pipeline, load_text_to_image
+
+    start = time.perf_counter()
+    pipe, real = load_text_to_image(device="cpu")
+    image = pipe("A closeup photo of an orangutan reading a book", num_inference_steps=1,
+                 guidance_scale=0.0, height=64, width=64).images[0]
+    elapsed = time.perf_counter() - start
+    assert not real and "tiny" in capsys.readouterr().out
+    assert image.size == (64, 64)
+    assert set(describe_pipeline(pipe)) == {"tokenizer", "text_encoder", "unet", "vae", "scheduler"}
+    assert pipe.vae_scale_factor == 8
+    assert elapsed < 60
