@@ -16,7 +16,10 @@ def _number(value, name: str) -> float:
     if isinstance(value, torch.Tensor):
         require(value.numel() == 1, f"{name} should be one number, got a tensor shaped {tuple(value.shape)}")
         value = value.item()
-    require(isinstance(value, (int, float)), f"{name} should be a number, got {type(value).__name__}")
+    try:
+        value = float(value)  # also NumPy scalars
+    except (TypeError, ValueError):
+        raise Incorrect(f"{name} should be a number, got {type(value).__name__}") from None
     require(math.isfinite(value), f"{name} is {value}: check for a division by zero or log(0)")
     return float(value)
 
