@@ -4,7 +4,7 @@ Importing it is cheap on purpose: only torch comes in. Each chapter imports the 
 (``dl101.data``, ``dl101.training``, ``dl101.vae`` ...); diffusers and scikit-learn load only where
 a chapter asks for them.
 """
-from dl101.runtime import budget, is_smoke, pick_device, seed_everything, setup
+from dl101.runtime import budget, is_smoke, pick_device, seed_everything, setup, show_source
 
 __version__ = "0.1.0"
-__all__ = ["budget", "is_smoke", "pick_device", "seed_everything", "setup", "__version__"]
+__all__ = ["budget", "is_smoke", "pick_device", "seed_everything", "setup", "show_source", "__version__"]

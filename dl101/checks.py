@@ -34,7 +34,7 @@ def _tensor(value, name: str, shape=None) -> torch.Tensor:
 
 
 # Chapter 01 ---------------------------------------------------------------------------------------
-def check_explained_variance(answer, X) -> bool:
+def check_explained_variance(answer, X) -> None:
     """The fraction of X's variance kept by the top-2 principal components."""
     from sklearn.decomposition import PCA
 
@@ -47,7 +47,7 @@ def check_explained_variance(answer, X) -> bool:
     return correct(f"the 2-D plane keeps {got:.1%} of the variance.")
 
 
-def check_first_component(direction, X, tolerance_degrees: float = 5.0) -> bool:
+def check_first_component(direction, X, tolerance_degrees: float = 5.0) -> None:
     """A 3-d direction that should match PCA's first principal component (up to sign)."""
     from sklearn.decomposition import PCA
 
@@ -65,7 +65,7 @@ def check_first_component(direction, X, tolerance_degrees: float = 5.0) -> bool:
 
 
 # Chapter 02 ---------------------------------------------------------------------------------------
-def check_anomaly_threshold(threshold, fashion_errors: torch.Tensor, target: float = 0.05) -> bool:
+def check_anomaly_threshold(threshold, fashion_errors: torch.Tensor, target: float = 0.05) -> None:
     """A threshold that flags about ``target`` of the (normal) Fashion-MNIST images."""
     t = _number(threshold, "threshold")
     flagged = float((fashion_errors > t).float().mean())
@@ -76,7 +76,7 @@ def check_anomaly_threshold(threshold, fashion_errors: torch.Tensor, target: flo
     return correct(f"{flagged:.1%} of normal images flagged.")
 
 
-def check_tied_savings(n_saved, stacked, tied) -> bool:
+def check_tied_savings(n_saved, stacked, tied) -> None:
     """How many parameters the tied autoencoder saves over the stacked one."""
     got = int(_number(n_saved, "n_saved"))
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
@@ -87,7 +87,7 @@ def check_tied_savings(n_saved, stacked, tied) -> bool:
 
 
 # Chapters 03-04 -----------------------------------------------------------------------------------
-def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> bool:
+def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> None:
     """An autoencoder mapping images to ``codings_dim`` codes and back to (N, 1, 28, 28) in [0, 1]."""
     model.eval()
     with torch.no_grad():
@@ -104,7 +104,7 @@ def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> bool:
     return correct(f"images -> {codings_dim} codes -> images.")
 
 
-def check_columns_as_sequence(transformed, images: torch.Tensor) -> bool:
+def check_columns_as_sequence(transformed, images: torch.Tensor) -> None:
     """Images turned so that an LSTM reading rows reads the original columns."""
     t = _tensor(transformed, "transformed", images.shape)
     require(torch.equal(t, images.transpose(2, 3)),
@@ -114,7 +114,7 @@ def check_columns_as_sequence(transformed, images: torch.Tensor) -> bool:
 
 
 # Chapter 05 ---------------------------------------------------------------------------------------
-def check_salt_and_pepper(layer_class) -> bool:
+def check_salt_and_pepper(layer_class) -> None:
     """A corruption layer setting a fraction ``p`` of pixels to 0 or 1 in training, identity in eval."""
     torch.manual_seed(0)
     layer = layer_class(0.2)
@@ -132,7 +132,7 @@ def check_salt_and_pepper(layer_class) -> bool:
     return correct("salt-and-pepper noise in training, identity in eval.")
 
 
-def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor) -> bool:
+def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor) -> None:
     """RMSE between clean images and the model's reconstructions of their noisy versions."""
     got = _number(answer, "rmse")
     model.eval()
@@ -145,7 +145,7 @@ def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor
 
 
 # Chapter 06 ---------------------------------------------------------------------------------------
-def check_l1_penalty(fn) -> bool:
+def check_l1_penalty(fn) -> None:
     """An L1 sparsity penalty: the mean absolute code activation."""
     torch.manual_seed(0)
     codings = torch.rand(16, 256)
@@ -157,7 +157,7 @@ def check_l1_penalty(fn) -> bool:
     return correct("the L1 penalty pushes every activation towards 0, unlike KL which targets p.")
 
 
-def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tensor, cls: int) -> bool:
+def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tensor, cls: int) -> None:
     """The code unit with the highest mean activation on images of class ``cls``."""
     got = int(_number(unit, "unit"))
     model.eval()
@@ -170,7 +170,7 @@ def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tens
 
 
 # Chapter 07 ---------------------------------------------------------------------------------------
-def check_gaussian_kl(fn) -> bool:
+def check_gaussian_kl(fn) -> None:
     """KL(N(μ, σ²) || N(0, 1)) per example, summed over dimensions, from (mean, logvar)."""
     from torch.distributions import Normal, kl_divergence
 
@@ -184,7 +184,7 @@ def check_gaussian_kl(fn) -> bool:
     return correct("matches torch.distributions.kl_divergence.")
 
 
-def check_prior_samples(images, codings_dim: int, n: int) -> bool:
+def check_prior_samples(images, codings_dim: int, n: int) -> None:
     """``n`` images decoded from codings drawn from the prior N(0, I)."""
     x = _tensor(images, "images", (n, 1, 28, 28))
     require(float(x.min()) >= 0 and float(x.max()) <= 1, "decoded images should lie in [0, 1]")
@@ -193,7 +193,7 @@ def check_prior_samples(images, codings_dim: int, n: int) -> bool:
 
 
 # Chapter 08 ---------------------------------------------------------------------------------------
-def check_categorical_kl(fn) -> bool:
+def check_categorical_kl(fn) -> None:
     """KL(q || uniform) per example from logits (N, codes, K), stable for extreme logits."""
     torch.manual_seed(0)
     logits = torch.randn(4, 3, 5) * 3
@@ -208,7 +208,7 @@ def check_categorical_kl(fn) -> bool:
     return correct("stable and equal to torch.distributions' KL.")
 
 
-def check_code_count(answer, coding_length: int = 32, n_codes: int = 16) -> bool:
+def check_code_count(answer, coding_length: int = 32, n_codes: int = 16) -> None:
     """How many different codings the discrete VAE can express."""
     got = int(answer)
     want = n_codes ** coding_length
@@ -218,7 +218,7 @@ def check_code_count(answer, coding_length: int = 32, n_codes: int = 16) -> bool
 
 
 # Chapter 09 ---------------------------------------------------------------------------------------
-def check_generator_loss(fn) -> bool:
+def check_generator_loss(fn) -> None:
     """The non-saturating generator loss from D's logits on fakes: −mean log σ(logits)."""
     torch.manual_seed(0)
     logits = torch.randn(32, 1) * 4
@@ -230,7 +230,7 @@ def check_generator_loss(fn) -> bool:
     return correct("G is trained to make D say 'real'.")
 
 
-def check_discriminator_accuracy(answer, discriminator, real: torch.Tensor, fake: torch.Tensor) -> bool:
+def check_discriminator_accuracy(answer, discriminator, real: torch.Tensor, fake: torch.Tensor) -> None:
     """D's accuracy on a batch of real and a batch of fake images (logit > 0 means 'real')."""
     got = _number(answer, "accuracy")
     was = discriminator.training
@@ -245,7 +245,7 @@ def check_discriminator_accuracy(answer, discriminator, real: torch.Tensor, fake
 
 
 # Chapter 10 ---------------------------------------------------------------------------------------
-def check_forward_diffusion(fn, alpha_bar: torch.Tensor) -> bool:
+def check_forward_diffusion(fn, alpha_bar: torch.Tensor) -> None:
     """x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε for a batch of steps t."""
     torch.manual_seed(0)
     x0, eps = torch.rand(6, 1, 28, 28) * 2 - 1, torch.randn(6, 1, 28, 28)
@@ -259,7 +259,7 @@ def check_forward_diffusion(fn, alpha_bar: torch.Tensor) -> bool:
     return correct("that is DDPM's closed-form jump (eq. 4).")
 
 
-def check_ddim_sigma(fn) -> bool:
+def check_ddim_sigma(fn) -> None:
     """DDIM's σ for steps t → t_prev and a given η (Song et al. 2021, eq. 16)."""
     ab_t, ab_prev = torch.tensor(0.3), torch.tensor(0.6)
     for eta in (0.0, 0.5, 1.0):
@@ -269,3 +269,14 @@ def check_ddim_sigma(fn) -> bool:
             raise Incorrect(f"for η={eta}: expected σ={want:.5f}, got {got:.5f}. Use ᾱ of the two steps "
                             "actually taken: σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1−ᾱ_t/ᾱ_prev).")
     return correct("σ(η) of eq. 16, correct also when steps are skipped.")
+
+
+def check_conv_parameters(answer, in_channels: int, out_channels: int, kernel_size: int) -> None:
+    """Parameters of one ``nn.Conv2d(in, out, kernel_size)`` layer with a bias."""
+    from torch import nn
+
+    got = int(_number(answer, "n_params"))
+    want = sum(p.numel() for p in nn.Conv2d(in_channels, out_channels, kernel_size).parameters())
+    require(got == want, f"expected {want:,}, got {got:,}: each of the {out_channels} filters has "
+                         f"{in_channels}×{kernel_size}×{kernel_size} weights plus one bias")
+    return correct(f"{want:,} parameters, whatever the image size: that is weight sharing.")

@@ -19,10 +19,9 @@ class Incorrect(AssertionError):
     """A checker's verdict that an answer is wrong, with a hint on what to look at."""
 
 
-def correct(message: str) -> bool:
+def correct(message: str) -> None:
     """Report a right answer."""
     print(f"✔ Correct! {message}")
-    return True
 
 
 def strip_solution(source: str) -> str:

@@ -103,3 +103,31 @@ def plot_gan_history(history, ax=None):
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax
+
+
+def scatter_with_thumbnails(points, images, labels, class_names=None, min_distance: float = 0.04,
+                            max_thumbnails: int = 120, ax=None):
+    """2-D points coloured by class, with some images drawn at their points (t-SNE maps)."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    points = np.asarray(points, dtype=float)
+    labels = np.asarray(torch.as_tensor(labels).cpu())
+    z = (points - points.min(0)) / (points.max(0) - points.min(0))  # into the unit square
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 8))
+    cmap = plt.cm.tab10
+    ax.scatter(z[:, 0], z[:, 1], c=labels, s=8, cmap=cmap, vmin=-0.5, vmax=9.5)
+    placed = np.array([[10.0, 10.0]])
+    for i, position in enumerate(z):
+        if len(placed) > max_thumbnails:
+            break
+        if ((position - placed) ** 2).sum(1).min() > min_distance ** 2 * 4:
+            placed = np.r_[placed, [position]]
+            box = AnnotationBbox(OffsetImage(to_numpy_image(images[i]), cmap="binary", zoom=0.6), position,
+                                 bboxprops={"edgecolor": cmap(int(labels[i])), "lw": 2})
+            ax.add_artist(box)
+    if class_names is not None:
+        handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(k), label=n) for k, n in enumerate(class_names)]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1, 1), fontsize=9)
+    ax.axis("off")
+    return ax

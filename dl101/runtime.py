@@ -77,3 +77,10 @@ def _version() -> str:
     from dl101 import __version__
 
     return __version__
+
+
+def show_source(obj) -> None:
+    """Print the source code of a dl101 function or class, so a notebook can show what it uses."""
+    import inspect
+
+    print(inspect.getsource(obj))

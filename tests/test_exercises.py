@@ -52,10 +52,10 @@ def test_ch01_checkers():
 
     X = oval_data(60)
     ratio = PCA(2).fit(X.numpy()).explained_variance_ratio_.sum()
-    assert checks.check_explained_variance(ratio, X)
+    checks.check_explained_variance(ratio, X)
     with pytest.raises(Incorrect, match="total variance"):
         checks.check_explained_variance(ratio * 0.8, X)
-    assert checks.check_first_component(-torch.tensor(pca_components(X, 1)[:, 0]), X)
+    checks.check_first_component(-torch.tensor(pca_components(X, 1)[:, 0]), X)
     with pytest.raises(Incorrect, match="away from PCA"):
         checks.check_first_component(torch.tensor(pca_components(X, 3)[:, 2]), X)
 
@@ -64,11 +64,11 @@ def test_ch02_checkers():
     from dl101.autoencoders import TiedAutoencoder, stacked_autoencoder
 
     errors = torch.rand(1000)
-    assert checks.check_anomaly_threshold(torch.quantile(errors, 0.95), errors)
+    checks.check_anomaly_threshold(torch.quantile(errors, 0.95), errors)
     with pytest.raises(Incorrect, match="quantile"):
         checks.check_anomaly_threshold(errors.mean(), errors)
     stacked, tied = stacked_autoencoder(), TiedAutoencoder()
-    assert checks.check_tied_savings(784 * 128 + 128 * 32, stacked, tied)
+    checks.check_tied_savings(784 * 128 + 128 * 32, stacked, tied)
     with pytest.raises(Incorrect, match="subtract"):
         checks.check_tied_savings(784 * 128, stacked, tied)
 
@@ -76,15 +76,18 @@ def test_ch02_checkers():
 def test_ch03_ch04_checkers(fashion):
     from dl101.autoencoders import conv_autoencoder, stacked_autoencoder
 
-    assert checks.check_autoencoder(conv_autoencoder(16), 16, fashion.valid_x)
+    checks.check_autoencoder(conv_autoencoder(16), 16, fashion.valid_x)
     with pytest.raises(Incorrect, match=r"\(N, 16\)"):
         checks.check_autoencoder(stacked_autoencoder(), 16, fashion.valid_x)
     with pytest.raises(Incorrect, match="AEOutput"):
         checks.check_autoencoder(torch.nn.Identity(), 16, fashion.valid_x)
     x = fashion.valid_x[:4]
-    assert checks.check_columns_as_sequence(x.transpose(2, 3), x)
+    checks.check_columns_as_sequence(x.transpose(2, 3), x)
     with pytest.raises(Incorrect, match="swap"):
         checks.check_columns_as_sequence(x.clone(), x)
+    checks.check_conv_parameters(32 * (16 * 9 + 1), 16, 32, 3)
+    with pytest.raises(Incorrect, match="plus one bias"):
+        checks.check_conv_parameters(32 * 16 * 9, 16, 32, 3)
 
 
 class SaltAndPepper(torch.nn.Module):
@@ -107,7 +110,7 @@ class OnlySalt(SaltAndPepper):
 def test_ch05_checkers(fashion):
     from dl101.autoencoders import GaussianNoise, denoising_autoencoder
 
-    assert checks.check_salt_and_pepper(SaltAndPepper)
+    checks.check_salt_and_pepper(SaltAndPepper)
     with pytest.raises(Incorrect, match="equally"):
         checks.check_salt_and_pepper(OnlySalt)
     model, clean = denoising_autoencoder(GaussianNoise(0.5)), fashion.valid_x[:32]
@@ -116,7 +119,7 @@ def test_ch05_checkers(fashion):
     with torch.no_grad():
         right = (model(noisy).output - clean).square().mean().sqrt()
         wrong = (model(noisy).output - noisy).square().mean().sqrt()
-    assert checks.check_denoising_rmse(right, model, clean, noisy)
+    checks.check_denoising_rmse(right, model, clean, noisy)
     with pytest.raises(Incorrect, match="CLEAN"):
         checks.check_denoising_rmse(wrong, model, clean, noisy)
 
@@ -124,14 +127,14 @@ def test_ch05_checkers(fashion):
 def test_ch06_checkers(fashion):
     from dl101.autoencoders import sparse_autoencoder
 
-    assert checks.check_l1_penalty(lambda c: c.abs().mean())
+    checks.check_l1_penalty(lambda c: c.abs().mean())
     with pytest.raises(Incorrect, match="mean absolute"):
         checks.check_l1_penalty(lambda c: c.abs().sum())
     model = sparse_autoencoder().eval()
     x, y = fashion.valid_x, fashion.valid_y
     with torch.no_grad():
         unit = model(x[y == 1]).codings.mean(0).argmax().item()
-    assert checks.check_most_active_unit(unit, model, x, y, 1)
+    checks.check_most_active_unit(unit, model, x, y, 1)
     with pytest.raises(Incorrect, match="argmax"):
         checks.check_most_active_unit((unit + 1) % 256, model, x, y, 1)
 
@@ -139,10 +142,10 @@ def test_ch06_checkers(fashion):
 def test_ch07_checkers():
     from dl101.vae import gaussian_kl
 
-    assert checks.check_gaussian_kl(gaussian_kl)
+    checks.check_gaussian_kl(gaussian_kl)
     with pytest.raises(Incorrect, match="sign"):
         checks.check_gaussian_kl(lambda m, lv: 0.5 * torch.sum(1 + lv - lv.exp() - m ** 2, -1))
-    assert checks.check_prior_samples(torch.rand(5, 1, 28, 28), 32, 5)
+    checks.check_prior_samples(torch.rand(5, 1, 28, 28), 32, 5)
     with pytest.raises(Incorrect, match="identical"):
         checks.check_prior_samples(torch.full((5, 1, 28, 28), 0.5), 32, 5)
 
@@ -152,11 +155,11 @@ def test_ch08_checkers():
 
     from dl101.vae import categorical_kl_to_uniform
 
-    assert checks.check_categorical_kl(categorical_kl_to_uniform)
+    checks.check_categorical_kl(categorical_kl_to_uniform)
     naive = lambda l: (l.softmax(-1) * (l.softmax(-1).log() + math.log(l.size(-1)))).sum((1, 2))  # noqa: E731
     with pytest.raises(Incorrect, match="NaN|log_softmax"):
         checks.check_categorical_kl(naive)
-    assert checks.check_code_count(16 ** 32)
+    checks.check_code_count(16 ** 32)
     with pytest.raises(Incorrect, match="multiply"):
         checks.check_code_count(16 * 32)
 
@@ -164,14 +167,14 @@ def test_ch08_checkers():
 def test_ch09_checkers(fashion):
     from dl101.gan import mlp_discriminator
 
-    assert checks.check_generator_loss(lambda l: F.binary_cross_entropy_with_logits(l, torch.ones_like(l)))
+    checks.check_generator_loss(lambda l: F.binary_cross_entropy_with_logits(l, torch.ones_like(l)))
     with pytest.raises(Incorrect, match="label 1"):
         checks.check_generator_loss(lambda l: F.binary_cross_entropy_with_logits(l, torch.zeros_like(l)))
     d = mlp_discriminator()
     real, fake = fashion.valid_x[:16], torch.rand(16, 1, 28, 28)
     with torch.no_grad():
         acc = torch.cat([(d(real) > 0).float(), (d(fake) <= 0).float()]).mean()
-    assert checks.check_discriminator_accuracy(acc, d, real, fake)
+    checks.check_discriminator_accuracy(acc, d, real, fake)
     with pytest.raises(Incorrect, match="logit above 0"):
         checks.check_discriminator_accuracy(1.5 - acc, d, real, fake)
 
@@ -188,9 +191,9 @@ def test_ch10_checkers():
     def wrong(x0, t, eps):
         return ab[t].view(-1, 1, 1, 1) * x0 + (1 - ab[t].view(-1, 1, 1, 1)) * eps
 
-    assert checks.check_forward_diffusion(right, ab)
+    checks.check_forward_diffusion(right, ab)
     with pytest.raises(Incorrect, match="differs"):
         checks.check_forward_diffusion(wrong, ab)
-    assert checks.check_ddim_sigma(ddim_sigma)
+    checks.check_ddim_sigma(ddim_sigma)
     with pytest.raises(Incorrect, match="two steps"):
         checks.check_ddim_sigma(lambda a, p, eta: eta * ((1 - p) / (1 - a)).sqrt())
