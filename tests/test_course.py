@@ -1,0 +1,66 @@
+"""The course hangs together: README table, setup cells, badges, exercises, no pasted models."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from dl101 import course
+from dl101.exercises import BEGIN, END
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _cells(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return nb, [("".join(c["source"]) if isinstance(c["source"], list) else c["source"], c) for c in nb["cells"]]
+
+
+def test_every_chapter_has_its_notebook_and_no_stray_notebooks_exist():
+    assert [p.stem for p in NOTEBOOKS] == [c.stem for c in course.CHAPTERS]
+
+
+def test_the_readme_table_is_generated_from_dl101_course():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert course.readme_table() in readme
+    assert "python3 run.py lab" in readme and "python3 run.py test" in readme
+
+
+def test_the_ci_script_runs_the_readmes_test_command():
+    assert "python3 run.py test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_shape(path):
+    nb, cells = _cells(path)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [src for src, c in cells if c["cell_type"] == "code"]
+    assert code[0] == course.setup_cell(), "the first code cell must be the shared setup cell"
+    assert course.badges(path.stem) in cells[0][0], "the title cell carries the Colab and Binder badges"
+    assert all(not c.get("outputs") for _, c in cells if c["cell_type"] == "code"), "commit without outputs"
+    exercises = [src for src in code if BEGIN in src]
+    assert len(exercises) >= 2, "each chapter has two or more exercises"
+    for src in exercises:
+        assert src.count(BEGIN) == src.count(END) and re.search(r"\bcheck_\w+\(", src.split(END)[-1])
+
+
+def _public_names():
+    import importlib
+
+    names = set()
+    for module in ("autoencoders", "vae", "gan", "diffusion", "training", "data", "plotting", "widgets"):
+        mod = importlib.import_module(f"dl101.{module}")
+        names |= {n for n in dir(mod) if not n.startswith("_") and getattr(getattr(mod, n), "__module__", "") == mod.__name__}
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_do_not_redefine_what_dl101_defines(path):
+    _, cells = _cells(path)
+    names = _public_names()
+    for src, c in cells:
+        if c["cell_type"] != "code":
+            continue
+        for name in re.findall(r"^(?:class|def)\s+(\w+)", src, flags=re.M):
+            assert name not in names, f"{path.name} redefines dl101's {name}: show its source instead"
