@@ -56,7 +56,7 @@ def show_images(images, n_cols: int | None = None, titles=None, value_range: tup
 
 @torch.no_grad()
 def show_reconstructions(model, images: torch.Tensor, n_images: int = 5, inputs=None,
-                         value_range: tuple = (0, 1)):
+                         value_range: tuple = (0, 1), title: str | None = None):
     """Originals (top row) above the model's reconstructions (bottom row).
 
     ``inputs`` lets you feed corrupted images while showing them on top (denoising autoencoders).
@@ -68,7 +68,7 @@ def show_reconstructions(model, images: torch.Tensor, n_images: int = 5, inputs=
     pred = pred.output if hasattr(pred, "output") else pred
     model.train(was_training)
     fig = show_images(torch.cat([shown.cpu(), pred.cpu()]), n_cols=len(shown), value_range=value_range,
-                      size=1.5)
+                      size=1.5, suptitle=title)
     fig.axes[0].set_title("input", fontsize=9, loc="left")
     fig.axes[len(shown)].set_title("reconstruction", fontsize=9, loc="left")
     return fig
@@ -131,3 +131,17 @@ def scatter_with_thumbnails(points, images, labels, class_names=None, min_distan
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1, 1), fontsize=9)
     ax.axis("off")
     return ax
+
+
+def top_activating(codings: torch.Tensor, images: torch.Tensor, unit: int, n: int = 35) -> torch.Tensor:
+    """The ``n`` images that excite code ``unit`` most, strongest first."""
+    if not 0 <= unit < codings.shape[1]:
+        raise ValueError(f"unit must be between 0 and {codings.shape[1] - 1}, got {unit}")
+    order = codings[:, unit].argsort(descending=True)[:n]
+    return images[order.to(images.device)]
+
+
+def show_top_activating(codings: torch.Tensor, images: torch.Tensor, unit: int, n: int = 35, n_cols: int = 7):
+    """Grid of the images that excite one code unit most."""
+    return show_images(top_activating(codings, images, unit, n), n_cols=n_cols,
+                       suptitle=f"the {n} images that excite code unit {unit} most")

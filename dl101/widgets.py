@@ -143,3 +143,25 @@ class TrajectoryExplorer(_Explorer):
 
         slider.observe(update, names="value")
         return W.VBox([W.HBox([slider, label]), image])
+
+
+def unit_picker(codings: torch.Tensor, images: torch.Tensor, unit: int = 6, n: int = 35):
+    """A slider choosing a code unit, and the grid of images that excite it most."""
+    import ipywidgets as W
+    from IPython.display import display
+
+    from dl101.plotting import show_top_activating
+
+    out = W.Output()
+    slider = W.IntSlider(value=unit, min=0, max=codings.shape[1] - 1, description="unit",
+                         continuous_update=False)
+
+    def draw(change=None):
+        with out:
+            out.clear_output(wait=True)
+            show_top_activating(codings, images, slider.value, n)
+            plt.show()
+
+    slider.observe(draw, names="value")
+    draw()
+    display(W.VBox([slider, out]))
