@@ -64,7 +64,9 @@ class InterpolationExplorer(_Explorer):
                                continuous_update=True)
         slider.observe(lambda change: setattr(image, "value", png_bytes(self.image_at(change["new"]))),
                        names="value")
-        return W.VBox([slider, image])
+        box = W.VBox([slider, image])
+        box.add_class("dl101-interpolation")  # a handle for browser tests and custom CSS
+        return box
 
 
 class LatentGridExplorer(_Explorer):
@@ -105,7 +107,9 @@ class LatentGridExplorer(_Explorer):
 
         for s in sliders:
             s.observe(update, names="value")
-        return W.HBox([W.VBox(sliders), image])
+        box = W.HBox([W.VBox(sliders), image])
+        box.add_class("dl101-latent-grid")
+        return box
 
 
 class TrajectoryExplorer(_Explorer):
@@ -142,7 +146,9 @@ class TrajectoryExplorer(_Explorer):
             label.value = f"t = {self.steps[change['new']]}"
 
         slider.observe(update, names="value")
-        return W.VBox([W.HBox([slider, label]), image])
+        box = W.VBox([W.HBox([slider, label]), image])
+        box.add_class("dl101-trajectory")
+        return box
 
 
 def unit_picker(codings: torch.Tensor, images: torch.Tensor, unit: int = 6, n: int = 35):
