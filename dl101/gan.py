@@ -154,3 +154,12 @@ def check_generator_output(images: torch.Tensor) -> None:
     if images.min() < 0 or images.max() > 1:
         raise ValueError("generated images must lie in [0, 1] like the data: end the generator "
                          "with nn.Sigmoid() (or rescale a tanh output with (x + 1) / 2)")
+
+
+@torch.no_grad()
+def sample_diversity(images: torch.Tensor, max_images: int = 500) -> float:
+    """Mean pixel distance between pairs of images: a collapsed generator scores far below real data."""
+    x = images[:max_images].flatten(1).float()
+    distances = torch.cdist(x, x) / x.shape[1] ** 0.5  # RMS difference per pixel
+    n = len(x)
+    return (distances.sum() / (n * (n - 1))).item()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -89,7 +90,9 @@ def load_text_to_image(model_id: str = SD_TURBO, device: str | torch.device = "c
         kwargs["variant"] = "fp16"
     start = time.perf_counter()
     try:
-        pipe = AutoPipelineForText2Image.from_pretrained(model_id, **kwargs)
+        with warnings.catch_warnings():  # a deprecation inside huggingface_hub, not ours to fix
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+            pipe = AutoPipelineForText2Image.from_pretrained(model_id, **kwargs)
         return pipe.to(device), True
     except (OSError, ValueError, ConnectionError) as error:  # hub unreachable or files missing
         if not fallback:

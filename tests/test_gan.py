@@ -76,3 +76,11 @@ def test_generator_output_outside_the_data_range_is_explained():
         gan.check_generator_output(torch.full((2, 1, 28, 28), -0.5))
     with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
         gan.check_generator_output(torch.rand(2, 784))
+
+
+def test_sample_diversity_is_zero_for_identical_images_and_higher_for_real_ones(fashion):
+    same = fashion.valid_x[:1].repeat(20, 1, 1, 1)
+    assert gan.sample_diversity(same) == pytest.approx(0.0, abs=1e-6)
+    assert gan.sample_diversity(fashion.valid_x[:50]) > 0.2
+    a, b = torch.zeros(1, 1, 28, 28), torch.ones(1, 1, 28, 28)
+    assert gan.sample_diversity(torch.cat([a, b])) == pytest.approx(1.0)
