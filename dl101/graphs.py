@@ -13,6 +13,13 @@ from typing import Callable
 import torch
 
 
+STALE_GRAPH = "AccumulateGrad node's stream does not match"
+STALE_GRAPH_ADVICE = (
+    "CUDA graphs are off for this training, which will be slower: a tensor from an earlier forward "
+    "pass still holds its autograd graph. Run inspections under `with torch.no_grad():` (or del the "
+    "tensor) before training to get the fast path back.")
+
+
 def _map(fn: Callable, obj):
     if isinstance(obj, torch.Tensor):
         return fn(obj)
@@ -66,9 +73,16 @@ class GraphedStep:
     def _eager_on_side_stream(self, args):
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
+        with warnings.catch_warnings(record=True) as caught, torch.cuda.stream(side):
+            warnings.simplefilter("always")
             out = self.fn(*args)
         torch.cuda.current_stream().wait_stream(side)
+        for warning in caught:
+            if STALE_GRAPH in str(warning.message):
+                self.failed = True  # capturing now would fail and leave the CUDA RNG unusable
+                warnings.warn(STALE_GRAPH_ADVICE, stacklevel=3)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         return out
 
     def _capture(self, args) -> None:
@@ -94,7 +108,9 @@ class GraphedStep:
             try:
                 self._capture(args)
             except Exception as error:  # an op that cannot be captured: keep training eagerly
-                warnings.warn(f"CUDA graph capture failed ({error}); continuing without it.")
+                warnings.warn(f"CUDA graph capture failed ({error}); continuing without it. If random "
+                              "ops then fail with 'Offset increment outside graph capture', restart the "
+                              "kernel and set DL101_CUDA_GRAPHS=0.")
                 self.failed = True
                 self.reset()
                 torch.cuda.synchronize()
