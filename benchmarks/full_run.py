@@ -64,7 +64,8 @@ def main() -> int:
     status = 0
     for number in numbers:
         with open(out / f"{number}.log", "w") as log:
-            env = dict(os.environ, DL101_SMOKE="0", PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
+            path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+            env = dict(os.environ, DL101_SMOKE="0", PYTHONPATH=path, TQDM_DISABLE="1")
             code = subprocess.run([sys.executable, __file__, "--child", stems[number], str(out)],
                                   stdout=log, stderr=subprocess.STDOUT, env=env).returncode
         print(f"chapter {number}: exit {code}", flush=True)
