@@ -258,7 +258,7 @@ def ddpm_sample(model: nn.Module, schedule: Schedule, n: int = 32, generator=Non
 
 @torch.no_grad()
 def ddim_sample(model: nn.Module, schedule: Schedule, n: int = 32, n_steps: int = 50, eta: float = 0.0,
-                generator=None, keep_every: int = 0, progress: bool = True):
+                generator=None, keep_every: int = 0, progress: bool = True, clip_x0: bool = True):
     """Generate ``n`` images with ``n_steps`` DDIM steps; η = 0 is deterministic, η = 1 is DDPM-like."""
     model.eval()
     schedule = schedule.to(next(model.parameters()).device)
@@ -270,6 +270,6 @@ def ddim_sample(model: nn.Module, schedule: Schedule, n: int = 32, n_steps: int 
             kept.append((t, x.cpu()))
         steps = torch.full((n,), t, device=x.device, dtype=torch.long)
         eps = model(DiffusionSample(x, steps))
-        x = ddim_step(x, eps, schedule.alpha_bar[t], schedule.alpha_bar[t_prev], eta)
+        x = ddim_step(x, eps, schedule.alpha_bar[t], schedule.alpha_bar[t_prev], eta, clip_x0=clip_x0)
     x = x.clamp(-1, 1)
     return (x, kept + [(0, x.cpu())]) if keep_every else x
