@@ -214,10 +214,17 @@ def ddim_sigma(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor, eta: flo
 def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor,
               alpha_bar_prev: torch.Tensor, eta: float = 0.0, noise: torch.Tensor | None = None,
               clip_x0: bool = True) -> torch.Tensor:
-    """One DDIM update from step t to an earlier step (DDIM eq. 12): predict x_0, then re-noise."""
+    """One DDIM update from step t to an earlier step (DDIM eq. 12): predict x_0, then re-noise.
+
+    With ``clip_x0`` the predicted x_0 is clipped to the data range [-1, 1] and the noise is
+    recomputed from it, so that the two stay consistent (diffusers' ``use_clipped_model_output``).
+    Near t = T, where ᾱ_t ≈ 1e-10, the raw x_0 guess is wildly off; mixing the clipped guess with
+    the model's raw ε there makes small errors in ε compound over hundreds of steps.
+    """
     x0 = (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
     if clip_x0:
-        x0 = x0.clamp(-1, 1)  # the data live in [-1, 1]; clipping keeps early guesses sane
+        x0 = x0.clamp(-1, 1)
+        eps = (x_t - alpha_bar_t.sqrt() * x0) / (1 - alpha_bar_t).sqrt()
     sigma = ddim_sigma(alpha_bar_t, alpha_bar_prev, eta)
     x_prev = alpha_bar_prev.sqrt() * x0 + (1 - alpha_bar_prev - sigma ** 2).sqrt() * eps
     if eta > 0:
