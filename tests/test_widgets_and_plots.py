@@ -79,3 +79,21 @@ def test_reconstructions_and_learning_curves_draw(fashion):
     assert len(ax.lines) == 2
     ax = plotting.plot_gan_history({"d_loss": [1, 0.9], "g_loss": [2, 1.5]})
     assert len(ax.lines) == 2
+
+
+def test_the_unit_picker_redraws_the_top_images_of_the_chosen_unit(fashion, monkeypatch):
+    import ipywidgets
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda w: shown.append(w))
+    codings = torch.rand(50, 8)
+    widgets.unit_picker(codings, fashion.valid_x[:50], unit=3, n=5)
+    (box,) = shown
+    slider = box.children[0]
+    assert isinstance(slider, ipywidgets.IntSlider) and slider.max == 7
+    top = plotting.top_activating(codings, fashion.valid_x[:50], 5, n=5)
+    assert torch.equal(top[0], fashion.valid_x[codings[:, 5].argmax()])
+    slider.value = 5  # redraws without error
+    with pytest.raises(ValueError, match="between 0 and 7"):
+        plotting.top_activating(codings, fashion.valid_x[:50], 8)
