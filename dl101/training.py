@@ -125,6 +125,30 @@ def _print_epoch(history: History, epoch: int, n_epochs: int, name: str) -> None
     print(line + f"  lr {history['lr'][-1]:.2e}  ({history['seconds'][-1]:.1f} s)")
 
 
+def _set_learning_rate(optimizer, base_lrs, schedule, epoch: int, n_epochs: int) -> None:
+    factor = _lr_factor(schedule, epoch, n_epochs)
+    for group, lr in zip(optimizer.param_groups, base_lrs):
+        group["lr"] = lr * factor
+
+
+def _train_epoch(step, batches, metric, epoch: int, n_epochs: int, check_every: int, history, verbose: bool):
+    """One pass over ``batches``; returns the per-batch losses (on the device)."""
+    n_batches = len(batches)
+    losses = torch.zeros(n_batches, device=metric.device)
+    metric.reset()
+    bar = tqdm(batches, total=n_batches, desc=f"Epoch {epoch + 1}/{n_epochs}", leave=False, disable=not verbose)
+    for batch, (X, y) in enumerate(bar):
+        output, loss = step(X, y)
+        losses[batch] = loss
+        metric.update(output, y)
+        if (batch + 1) % check_every == 0 or batch + 1 == n_batches:
+            running = losses[: batch + 1].mean().item()  # the one host sync: the NaN check
+            if not math.isfinite(running):
+                raise _nonfinite_error(losses, batch + 1, epoch, n_batches, history)
+            bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+    return losses
+
+
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable, metric,
           train_batches, valid_batches=None, n_epochs: int = 10, *, lr_schedule="cosine",
           max_grad_norm: float | None = 1.0, epoch_callback: Callable | None = None,
@@ -134,41 +158,26 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable,
     The learning rate follows ``lr_schedule`` per epoch ("cosine" decays it from the optimizer's
     rate towards zero; None keeps it). ``epoch_callback(model, epoch)`` runs at each epoch's start.
     The loss is checked for NaN every ``check_every`` batches, the only host syncs inside an epoch.
+    On a CUDA device each step is replayed as one CUDA graph (``cuda_graphs=False`` turns it off).
     """
     device = next(model.parameters()).device
     use_graphs = graphs_wanted(device) if cuda_graphs is None else cuda_graphs and device.type == "cuda"
     if use_graphs:
         make_capturable(optimizer)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    raw_step = training_step(model, optimizer, loss_fn, max_grad_norm)
-    step = GraphedStep(raw_step) if use_graphs else raw_step
-    metric, name, history = metric.to(device), metric_name(metric), History()
-    epoch = batch = 0
+    step = training_step(model, optimizer, loss_fn, max_grad_norm)
+    step = GraphedStep(step) if use_graphs else step
+    metric, name, history, epoch = metric.to(device), metric_name(metric), History(), 0
     try:
         for epoch in range(n_epochs):
             start = time.perf_counter()
             model.train()
             if epoch_callback is not None:
                 epoch_callback(model, epoch)
-            factor = _lr_factor(lr_schedule, epoch, n_epochs)
-            for group, lr in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = lr * factor
+            _set_learning_rate(optimizer, base_lrs, lr_schedule, epoch, n_epochs)
             if use_graphs:
                 step.reset()  # the new learning rate (and callback changes) must be re-captured
-            n_batches = len(train_batches)
-            losses = torch.zeros(n_batches, device=device)
-            metric.reset()
-            bar = tqdm(train_batches, total=n_batches, desc=f"Epoch {epoch + 1}/{n_epochs}",
-                       leave=False, disable=not verbose)
-            for batch, (X, y) in enumerate(bar):
-                output, loss = step(X, y)
-                losses[batch] = loss
-                metric.update(output, y)
-                if (batch + 1) % check_every == 0 or batch + 1 == n_batches:
-                    running = losses[: batch + 1].mean().item()  # the one sync: NaN check
-                    if not math.isfinite(running):
-                        raise _nonfinite_error(losses, batch + 1, epoch, n_batches, history)
-                    bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+            losses = _train_epoch(step, train_batches, metric, epoch, n_epochs, check_every, history, verbose)
             history["train_loss"].append(losses.mean().item())
             history["train_metric"].append(metric.compute().item())
             valid = evaluate(model, valid_batches, metric) if valid_batches is not None else None
@@ -179,8 +188,8 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable,
                 _print_epoch(history, epoch, n_epochs, name)
     except KeyboardInterrupt:
         history.interrupted = True
-        print(f"\nTraining interrupted at epoch {epoch + 1}, batch {batch + 1}. Returning the history "
-              f"of the {history.epochs} completed epoch(s); the model keeps its current weights.")
+        print(f"\nTraining interrupted during epoch {epoch + 1}. Returning the history of the "
+              f"{history.epochs} completed epoch(s); the model keeps its current weights.")
     finally:
         model.eval()
     return history
