@@ -44,7 +44,8 @@ def ensure_environment(extras: str) -> Path:
 def lab() -> None:
     """Open the course in JupyterLab."""
     python = ensure_environment(EXTRAS["lab"])
-    _run(python, "-m", "jupyter", "lab", str(ROOT / "notebooks"))
+    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # containers, Colab-like VMs
+    _run(python, "-m", "jupyter", "lab", *as_root, str(ROOT / "notebooks"))
 
 
 def test(pytest_args: list[str]) -> int:
