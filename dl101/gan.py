@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dl101.graphs import GraphedStep, graphs_wanted
+from dl101.graphs import GraphedStep, graphs_wanted, make_capturable
 from dl101.shapes import check_images
 
 
@@ -115,9 +115,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_d
     d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr)
     use_graphs = graphs_wanted(device) if cuda_graphs is None else cuda_graphs and device.type == "cuda"
     if use_graphs:
-        for opt in (g_opt, d_opt):
-            for group in opt.param_groups:
-                group["capturable"] = True
+        make_capturable(g_opt), make_capturable(d_opt)
     d_fn = lambda real: discriminator_step(generator, discriminator, d_opt, real, codings_dim)  # noqa: E731
     g_fn = lambda real: generator_step(generator, discriminator, g_opt, real.size(0),  # noqa: E731
                                        codings_dim, device)

@@ -1,0 +1,57 @@
+"""Small public helpers not exercised elsewhere."""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import dl101
+from dl101 import data, graphs, runtime, widgets
+
+
+def test_show_source_prints_the_code_a_notebook_talks_about(capsys):
+    from dl101.autoencoders import stacked_autoencoder
+
+    dl101.show_source(stacked_autoencoder)
+    assert "def stacked_autoencoder" in capsys.readouterr().out
+
+
+def test_device_helpers_on_this_machine(monkeypatch):
+    assert runtime.pick_device("cpu").type == "cpu"
+    assert runtime.in_colab() is False
+    assert graphs.graphs_wanted(torch.device("cpu")) is False
+    monkeypatch.setenv("DL101_CUDA_GRAPHS", "0")
+    assert graphs.graphs_wanted(torch.device("cuda")) is False
+
+
+def test_make_capturable_turns_on_the_optimizers_graph_safe_mode():
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.NAdam(model.parameters())
+    model(torch.ones(2, 3)).sum().backward()
+    optimizer.step()
+    graphs.make_capturable(optimizer)
+    assert all(group["capturable"] for group in optimizer.param_groups)
+    assert all(v.device == p.device for p in model.parameters() for v in optimizer.state[p].values()
+               if isinstance(v, torch.Tensor))
+
+
+def test_cache_dir_follows_dl101_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("DL101_CACHE", str(tmp_path))
+    assert data.cache_dir() == tmp_path
+
+
+def test_png_bytes_are_an_enlarged_png():
+    from PIL import Image
+    import io
+
+    png = widgets.png_bytes(np.zeros((28, 28)), scale=3)
+    assert Image.open(io.BytesIO(png)).size == (84, 84)
+
+
+def test_solution_cells_carry_nbgrader_metadata():
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for path in sorted(root.glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            if cell["cell_type"] == "code" and "# BEGIN SOLUTION" in "".join(cell["source"]):
+                assert cell["metadata"]["nbgrader"]["solution"] is True, path.name
