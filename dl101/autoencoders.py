@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl101.shapes import check_images
+from dl101.modes import eval_mode
+from dl101.shapes import validate_codings, validate_images
 
 AEOutput = namedtuple("AEOutput", ["output", "codings"])
 
@@ -16,18 +17,22 @@ AEOutput = namedtuple("AEOutput", ["output", "codings"])
 class Autoencoder(nn.Module):
     """An encoder and a decoder; ``forward`` returns the reconstruction and the codings."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, image_shape: tuple | None = (1, 28, 28)):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, image_shape: tuple | None = (1, 28, 28),
+                 n_codings: int | None = None):
         super().__init__()
         self.encoder, self.decoder, self.image_shape = encoder, decoder, image_shape
+        self.n_codings = n_codings  # when known, decode() checks the codings' size
 
     def encode(self, X: torch.Tensor) -> torch.Tensor:
         """Inputs -> codings."""
         if self.image_shape is not None:
-            check_images(X, *self.image_shape[:2])
+            validate_images(X, *self.image_shape[:2], model=self)
         return self.encoder(X)
 
     def decode(self, Z: torch.Tensor) -> torch.Tensor:
         """Codings -> reconstructions."""
+        if self.n_codings is not None:
+            validate_codings(Z, self.n_codings)
         return self.decoder(Z)
 
     def forward(self, X: torch.Tensor) -> AEOutput:
@@ -37,7 +42,8 @@ class Autoencoder(nn.Module):
 
 def linear_autoencoder(n_inputs: int = 3, n_codings: int = 2) -> Autoencoder:
     """Chapter 01: one linear layer each way; trained with MSE it finds PCA's subspace."""
-    return Autoencoder(nn.Linear(n_inputs, n_codings), nn.Linear(n_codings, n_inputs), image_shape=None)
+    return Autoencoder(nn.Linear(n_inputs, n_codings), nn.Linear(n_codings, n_inputs), image_shape=None,
+                       n_codings=n_codings)
 
 
 def stacked_autoencoder(n_hidden: int = 128, n_codings: int = 32) -> Autoencoder:
@@ -50,7 +56,7 @@ def stacked_autoencoder(n_hidden: int = 128, n_codings: int = 32) -> Autoencoder
         nn.Linear(n_codings, n_hidden), nn.ReLU(),
         nn.Linear(n_hidden, 28 * 28), nn.Sigmoid(),
         nn.Unflatten(1, (1, 28, 28)))                    # (N, 1, 28, 28)
-    return Autoencoder(encoder, decoder)
+    return Autoencoder(encoder, decoder, n_codings=n_codings)
 
 
 class TiedAutoencoder(nn.Module):
@@ -65,12 +71,13 @@ class TiedAutoencoder(nn.Module):
 
     def encode(self, X: torch.Tensor) -> torch.Tensor:
         """Images -> codings."""
-        check_images(X)
+        validate_images(X, model=self)
         Z = F.relu(self.enc1(X.flatten(1)))
         return F.relu(self.enc2(Z))
 
     def decode(self, Z: torch.Tensor) -> torch.Tensor:
         """Codings -> images, through the transposed encoder weights."""
+        validate_codings(Z, self.enc2.out_features)
         Z = F.relu(F.linear(Z, self.enc2.weight.t(), self.dec1_bias))
         Z = torch.sigmoid(F.linear(Z, self.enc1.weight.t(), self.dec2_bias))
         return Z.view(-1, 1, 28, 28)
@@ -93,7 +100,7 @@ def conv_autoencoder(n_codings: int = 32) -> Autoencoder:
         nn.ConvTranspose2d(16, 32, 3, stride=2), nn.ReLU(),                # (N, 32, 7, 7)
         nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 14x14
         nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())  # 28x28
-    return Autoencoder(encoder, decoder)
+    return Autoencoder(encoder, decoder, n_codings=n_codings)
 
 
 class RecurrentAutoencoder(nn.Module):
@@ -108,12 +115,13 @@ class RecurrentAutoencoder(nn.Module):
 
     def encode(self, X: torch.Tensor) -> torch.Tensor:
         """Images (N, 1, 28, 28) -> codings (N, 32) from the last layer's final hidden state."""
-        check_images(X)
+        validate_images(X, model=self)
         _, (h_n, _) = self.encoder_lstm(X.squeeze(1))   # h_n: (layers, N, hidden)
         return self.encoder_proj(h_n[-1])
 
     def decode(self, Z: torch.Tensor) -> torch.Tensor:
         """Codings -> images: the code is fed at each of the 28 time steps."""
+        validate_codings(Z, self.decoder_lstm.input_size)
         rows, _ = self.decoder_lstm(Z.unsqueeze(1).expand(-1, 28, -1))  # (N, 28, hidden)
         return torch.sigmoid(self.decoder_proj(rows)).unsqueeze(1)      # (N, 1, 28, 28)
 
@@ -147,7 +155,7 @@ def denoising_autoencoder(corruption: nn.Module, n_hidden: int = 128) -> Autoenc
     decoder = nn.Sequential(
         nn.Linear(n_hidden, n_hidden), nn.ReLU(),
         nn.Linear(n_hidden, 28 * 28), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
-    return Autoencoder(encoder, decoder)
+    return Autoencoder(encoder, decoder, n_codings=n_hidden)
 
 
 def sparse_autoencoder(n_hidden: int = 128, n_codings: int = 256) -> Autoencoder:
@@ -158,11 +166,16 @@ def sparse_autoencoder(n_hidden: int = 128, n_codings: int = 256) -> Autoencoder
     decoder = nn.Sequential(
         nn.Linear(n_codings, n_hidden), nn.ReLU(),
         nn.Linear(n_hidden, 28 * 28), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
-    return Autoencoder(encoder, decoder)
+    return Autoencoder(encoder, decoder, n_codings=n_codings)
 
 
-def kl_sparsity_penalty(codings: torch.Tensor, p: float = 0.1, eps: float = 1e-8) -> torch.Tensor:
-    """Sum over code units of KL(Bernoulli(p) || Bernoulli(q)), q = the unit's mean activation."""
+def kl_sparsity_penalty(codings: torch.Tensor, p: float = 0.1, eps: float = 1e-6) -> torch.Tensor:
+    """Sum over code units of KL(Bernoulli(p) || Bernoulli(q)), q = the unit's mean activation.
+
+    q is kept in [eps, 1 − eps] so that a unit saturated on a whole batch (sigmoid ≥ 17 is exactly
+    1.0 in float32) gives a large, finite penalty instead of inf. eps must be ≥ about 6e-8 for
+    1 − eps to differ from 1 in float32; the default 1e-6 leaves a margin.
+    """
     q = codings.mean(dim=0).clamp(eps, 1 - eps)
     return (p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))).sum()
 
@@ -183,18 +196,18 @@ def count_parameters(model: nn.Module) -> int:
 
 @torch.no_grad()
 def reconstruction_errors(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Per-image mean squared reconstruction error, on the CPU (for histograms and ROC curves)."""
-    model.eval()
+    """Per-image mean squared reconstruction error, on the CPU, in eval mode (the model's mode is kept)."""
+    from dl101.training import output_of
+
     out = []
-    for chunk in images.split(batch_size):
-        pred = model(chunk)
-        pred = pred.output if hasattr(pred, "output") else pred
-        out.append((pred - chunk).square().flatten(1).mean(1).cpu())
+    with eval_mode(model):
+        for chunk in images.split(batch_size):
+            out.append((output_of(model(chunk)) - chunk).square().flatten(1).mean(1).cpu())
     return torch.cat(out)
 
 
 @torch.no_grad()
 def encode_all(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """The codings of many images, computed in chunks, on the CPU."""
-    model.eval()
-    return torch.cat([model.encode(chunk).cpu() for chunk in images.split(batch_size)])
+    """The codings of many images, computed in chunks, on the CPU, in eval mode (the model's mode is kept)."""
+    with eval_mode(model):
+        return torch.cat([model.encode(chunk).cpu() for chunk in images.split(batch_size)])

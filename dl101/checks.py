@@ -5,11 +5,23 @@ from references (scikit-learn, torch.distributions, the papers' formulas), never
 from __future__ import annotations
 
 import math
+import numbers
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 
 from dl101.exercises import Incorrect, close_enough, correct, require
+from dl101.modes import eval_mode
+
+
+@contextmanager
+def _own_random_state(seed: int = 0) -> Iterator[None]:
+    """Run a check with a fixed seed, then give the learner's random state back untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _number(value, name: str) -> float:
@@ -25,12 +37,27 @@ def _number(value, name: str) -> float:
 
 
 def _tensor(value, name: str, shape=None) -> torch.Tensor:
+    """The answer as a float32 CPU tensor (float64 answers are fine), checked for shape and NaN."""
     require(isinstance(value, torch.Tensor), f"{name} should be a torch.Tensor, got {type(value).__name__}")
     if shape is not None:
         require(tuple(value.shape) == tuple(shape),
                 f"{name} should be shaped {tuple(shape)}, got {tuple(value.shape)}")
+    value = value.detach().cpu()
+    if value.is_floating_point():
+        value = value.float()
     require(bool(torch.isfinite(value).all()), f"{name} contains NaN or inf values")
     return value
+
+
+def _count(value, name: str) -> int:
+    """A whole number: 12 and 12.0 pass, 12.5 or text get a clear message."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)  # exact, also beyond float precision (16 ** 32)
+    number = _number(value, name)
+    require(number == int(number), f"{name} should be a whole number, got {number}")
+    return int(number)
 
 
 # Chapter 01 ---------------------------------------------------------------------------------------
@@ -78,7 +105,7 @@ def check_anomaly_threshold(threshold, fashion_errors: torch.Tensor, target: flo
 
 def check_tied_savings(n_saved, stacked, tied) -> None:
     """How many parameters the tied autoencoder saves over the stacked one."""
-    got = int(_number(n_saved, "n_saved"))
+    got = _count(n_saved, "n_saved")
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     want = count(stacked) - count(tied)
     require(got == want, f"expected {want:,} parameters saved, got {got:,}. Count with "
@@ -89,8 +116,7 @@ def check_tied_savings(n_saved, stacked, tied) -> None:
 # Chapters 03-04 -----------------------------------------------------------------------------------
 def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> None:
     """An autoencoder mapping images to ``codings_dim`` codes and back to (N, 1, 28, 28) in [0, 1]."""
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         out = model(images[:8])
     require(hasattr(out, "output") and hasattr(out, "codings"),
             "the model should return AEOutput(output, codings); wrap it with "
@@ -107,7 +133,7 @@ def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> None:
 def check_columns_as_sequence(transformed, images: torch.Tensor) -> None:
     """Images turned so that an LSTM reading rows reads the original columns."""
     t = _tensor(transformed, "transformed", images.shape)
-    require(torch.equal(t, images.transpose(2, 3)),
+    require(torch.equal(t, images.transpose(2, 3).cpu().float()),
             "the LSTM reads the last dimension as features and the one before as time: swap the "
             "row and column dimensions (2 and 3) of the (N, 1, 28, 28) tensor")
     return correct("the LSTM now reads the image column by column.")
@@ -116,11 +142,11 @@ def check_columns_as_sequence(transformed, images: torch.Tensor) -> None:
 # Chapter 05 ---------------------------------------------------------------------------------------
 def check_salt_and_pepper(layer_class) -> None:
     """A corruption layer setting a fraction ``p`` of pixels to 0 or 1 in training, identity in eval."""
-    torch.manual_seed(0)
     layer = layer_class(0.2)
     x = torch.full((64, 1, 28, 28), 0.5)
     layer.train()
-    y = layer(x)
+    with _own_random_state():
+        y = layer(x)
     require(isinstance(y, torch.Tensor) and y.shape == x.shape, "the layer must return a tensor shaped like its input")
     changed = (y != x).float().mean().item()
     require(abs(changed - 0.2) < 0.03, f"with p=0.2 about 20% of pixels should change, {changed:.1%} did")
@@ -135,8 +161,7 @@ def check_salt_and_pepper(layer_class) -> None:
 def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor) -> None:
     """RMSE between clean images and the model's reconstructions of their noisy versions."""
     got = _number(answer, "rmse")
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         want = (model(noisy).output - clean).square().mean().sqrt().item()
     require(close_enough(got, want, 0.01),
             f"expected {want:.4f}, got {got:.4f}. Feed the NOISY images, compare with the CLEAN ones, "
@@ -147,10 +172,9 @@ def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor
 # Chapter 06 ---------------------------------------------------------------------------------------
 def check_l1_penalty(fn) -> None:
     """An L1 sparsity penalty: the mean absolute code activation."""
-    torch.manual_seed(0)
-    codings = torch.rand(16, 256)
-    got = fn(codings)
-    got = _number(got, "penalty")
+    codings = torch.rand(16, 256, generator=torch.Generator().manual_seed(0))
+    with _own_random_state():
+        got = _number(fn(codings), "penalty")
     want = codings.abs().mean().item()
     require(close_enough(got, want, 1e-4),
             f"expected the mean absolute activation {want:.5f}, got {got:.5f}")
@@ -160,8 +184,7 @@ def check_l1_penalty(fn) -> None:
 def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tensor, cls: int) -> None:
     """The code unit with the highest mean activation on images of class ``cls``."""
     got = int(_number(unit, "unit"))
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         means = model(images[labels == cls]).codings.mean(0)
     want = int(means.argmax())
     require(got == want, f"unit {got} has mean activation {means[got]:.3f} on this class; unit "
@@ -174,9 +197,10 @@ def check_gaussian_kl(fn) -> None:
     """KL(N(μ, σ²) || N(0, 1)) per example, summed over dimensions, from (mean, logvar)."""
     from torch.distributions import Normal, kl_divergence
 
-    torch.manual_seed(0)
-    mean, logvar = torch.randn(8, 4), torch.randn(8, 4)
-    got = _tensor(fn(mean, logvar), "kl", (8,))
+    g = torch.Generator().manual_seed(0)
+    mean, logvar = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
+    with _own_random_state():
+        got = _tensor(fn(mean, logvar), "kl", (8,))
     want = kl_divergence(Normal(mean, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(-1)
     require(torch.allclose(got, want, atol=1e-5),
             f"differs from torch.distributions by up to {(got - want).abs().max():.4g}. Check the "
@@ -195,10 +219,10 @@ def check_prior_samples(images, codings_dim: int, n: int) -> None:
 # Chapter 08 ---------------------------------------------------------------------------------------
 def check_categorical_kl(fn) -> None:
     """KL(q || uniform) per example from logits (N, codes, K), stable for extreme logits."""
-    torch.manual_seed(0)
-    logits = torch.randn(4, 3, 5) * 3
+    logits = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(0)) * 3
     logits[0, 0] = torch.tensor([200.0, -200.0, 0.0, 0.0, 0.0])  # softmax underflows to exactly 0
-    got = _tensor(fn(logits), "kl", (4,))
+    with _own_random_state():
+        got = _tensor(fn(logits), "kl", (4,))
     q = torch.distributions.Categorical(logits=logits)
     uniform = torch.distributions.Categorical(logits=torch.zeros_like(logits))
     want = torch.distributions.kl_divergence(q, uniform).sum(-1)
@@ -210,7 +234,7 @@ def check_categorical_kl(fn) -> None:
 
 def check_code_count(answer, coding_length: int = 32, n_codes: int = 16) -> None:
     """How many different codings the discrete VAE can express."""
-    got = int(answer)
+    got = _count(answer, "answer")
     want = n_codes ** coding_length
     require(got == want, f"each of the {coding_length} codes picks one of {n_codes} categories "
                          "independently: multiply the choices")
@@ -220,9 +244,9 @@ def check_code_count(answer, coding_length: int = 32, n_codes: int = 16) -> None
 # Chapter 09 ---------------------------------------------------------------------------------------
 def check_generator_loss(fn) -> None:
     """The non-saturating generator loss from D's logits on fakes: −mean log σ(logits)."""
-    torch.manual_seed(0)
-    logits = torch.randn(32, 1) * 4
-    got = _number(fn(logits), "loss")
+    logits = torch.randn(32, 1, generator=torch.Generator().manual_seed(0)) * 4
+    with _own_random_state():
+        got = _number(fn(logits), "loss")
     want = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)).item()
     require(close_enough(got, want, 1e-4),
             f"expected {want:.5f}, got {got:.5f}. G wants D to say 'real' (label 1) on fakes; with "
@@ -233,11 +257,8 @@ def check_generator_loss(fn) -> None:
 def check_discriminator_accuracy(answer, discriminator, real: torch.Tensor, fake: torch.Tensor) -> None:
     """D's accuracy on a batch of real and a batch of fake images (logit > 0 means 'real')."""
     got = _number(answer, "accuracy")
-    was = discriminator.training
-    discriminator.eval()
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(discriminator):
         want = torch.cat([(discriminator(real) > 0).float(), (discriminator(fake) <= 0).float()]).mean().item()
-    discriminator.train(was)
     require(close_enough(got, want, 0.01, 1e-3),
             f"expected {want:.3f}, got {got:.3f}. A logit above 0 means 'real'; count right answers "
             "on both batches, in eval mode.")
@@ -247,10 +268,12 @@ def check_discriminator_accuracy(answer, discriminator, real: torch.Tensor, fake
 # Chapter 10 ---------------------------------------------------------------------------------------
 def check_forward_diffusion(fn, alpha_bar: torch.Tensor) -> None:
     """x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε for a batch of steps t."""
-    torch.manual_seed(0)
-    x0, eps = torch.rand(6, 1, 28, 28) * 2 - 1, torch.randn(6, 1, 28, 28)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.rand(6, 1, 28, 28, generator=g) * 2 - 1, torch.randn(6, 1, 28, 28, generator=g)
     t = torch.linspace(1, len(alpha_bar) - 1, 6).long()  # from the first step to T
-    got = _tensor(fn(x0, t, eps), "x_t", x0.shape)
+    alpha_bar = alpha_bar.cpu().float()
+    with _own_random_state():
+        got = _tensor(fn(x0, t, eps), "x_t", x0.shape)
     ab = alpha_bar[t].view(-1, 1, 1, 1)
     want = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
     require(torch.allclose(got, want, atol=1e-5),
@@ -275,7 +298,7 @@ def check_conv_parameters(answer, in_channels: int, out_channels: int, kernel_si
     """Parameters of one ``nn.Conv2d(in, out, kernel_size)`` layer with a bias."""
     from torch import nn
 
-    got = int(_number(answer, "n_params"))
+    got = _count(answer, "n_params")
     want = sum(p.numel() for p in nn.Conv2d(in_channels, out_channels, kernel_size).parameters())
     require(got == want, f"expected {want:,}, got {got:,}: each of the {out_channels} filters has "
                          f"{in_channels}×{kernel_size}×{kernel_size} weights plus one bias")

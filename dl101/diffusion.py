@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dl101.data import Batches
+from dl101.modes import eval_mode
 
 
 class Schedule(namedtuple("Schedule", ["beta", "alpha", "alpha_bar"])):
@@ -58,10 +59,6 @@ def forward_diffusion(x0: torch.Tensor, t: torch.Tensor, alpha_bar: torch.Tensor
 
 class DiffusionSample(namedtuple("DiffusionSample", ["xt", "t"])):
     """The denoiser's input: noisy images x_t (N, 1, 28, 28) in ~[-1, 1] and their steps t (N,)."""
-
-    def to(self, device) -> "DiffusionSample":
-        """The same sample on ``device``."""
-        return DiffusionSample(self.xt.to(device), self.t.to(device))
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:
@@ -112,7 +109,13 @@ class TimeEncoding(nn.Module):
         self.register_buffer("encodings", encodings)  # follows the model to its device
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.encodings[t]
+        T = len(self.encodings) - 1
+        if t.is_floating_point():
+            raise TypeError(f"steps t must be integers (torch.long) in 0..{T}, got dtype {t.dtype}")
+        if t.device.type == "cpu" and len(t) and (t.min() < 0 or t.max() > T):  # free on the CPU: no sync
+            raise ValueError(f"steps t must lie in 0..{T}, got values from {int(t.min())} to {int(t.max())}")
+        # F.embedding, unlike encodings[t], never wraps a negative t around to the end of the table
+        return F.embedding(t, self.encodings)
 
 
 class SeparableConv2d(nn.Module):
@@ -196,14 +199,25 @@ class DiffusionUNet(nn.Module):
 
 
 def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t: int, schedule: Schedule,
-              noise: torch.Tensor | None = None) -> torch.Tensor:
-    """x_{t-1} = (x_t − β_t/√(1−ᾱ_t) ε) / √α_t + σ_t z with σ_t² = β_t (DDPM, Algorithm 2)."""
+              noise: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x_{t-1} = (x_t − β_t/√(1−ᾱ_t) ε) / √α_t + σ_t z with σ_t² = β_t (DDPM, Algorithm 2).
+
+    ``z`` is ``noise`` if given, else drawn with ``generator`` (the global RNG when it is None).
+    """
+    if not 1 <= t <= schedule.T:
+        raise ValueError(f"a DDPM step goes from t to t - 1 for t in 1..{schedule.T}; got t = {t} "
+                         "(t = 0 is already the clean image)")
     beta, alpha, alpha_bar = schedule.beta[t], schedule.alpha[t], schedule.alpha_bar[t]
     mean = (x_t - beta / (1 - alpha_bar).sqrt() * eps) / alpha.sqrt()
-    if t <= 1:
+    if t == 1:
         return mean  # the last step adds no noise
-    noise = torch.randn_like(x_t) if noise is None else noise
+    noise = _noise_like(x_t, generator) if noise is None else noise
     return mean + beta.sqrt() * noise
+
+
+def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``x`` from ``generator`` (on x's device), or the global RNG."""
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 def ddim_sigma(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor, eta: float) -> torch.Tensor:
@@ -213,7 +227,7 @@ def ddim_sigma(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor, eta: flo
 
 def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor,
               alpha_bar_prev: torch.Tensor, eta: float = 0.0, noise: torch.Tensor | None = None,
-              clip_x0: bool = True) -> torch.Tensor:
+              clip_x0: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
     """One DDIM update from step t to an earlier step (DDIM eq. 12): predict x_0, then re-noise.
 
     With ``clip_x0`` the predicted x_0 is clipped to the data range [-1, 1] and the noise is
@@ -226,9 +240,12 @@ def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor,
         x0 = x0.clamp(-1, 1)
         eps = (x_t - alpha_bar_t.sqrt() * x0) / (1 - alpha_bar_t).sqrt()
     sigma = ddim_sigma(alpha_bar_t, alpha_bar_prev, eta)
-    x_prev = alpha_bar_prev.sqrt() * x0 + (1 - alpha_bar_prev - sigma ** 2).sqrt() * eps
+    # In float32, 1 − ᾱ_prev − σ² can come out at −6e-8 when η = 1 (it is exactly 0 in exact
+    # arithmetic for some step pairs): clamp it, or its square root is NaN for the whole batch.
+    direction = (1 - alpha_bar_prev - sigma ** 2).clamp(min=0).sqrt()
+    x_prev = alpha_bar_prev.sqrt() * x0 + direction * eps
     if eta > 0:
-        x_prev = x_prev + sigma * (torch.randn_like(x_t) if noise is None else noise)
+        x_prev = x_prev + sigma * (_noise_like(x_t, generator) if noise is None else noise)
     return x_prev
 
 
@@ -239,9 +256,18 @@ def ddim_timesteps(T: int, n_steps: int) -> list[int]:
     return torch.linspace(T, 0, n_steps + 1).round().long().tolist()
 
 
-def _start(model: nn.Module, n: int, generator: torch.Generator | None) -> torch.Tensor:
+def _start(model: nn.Module, n: int, generator: torch.Generator | None):
+    """x_T on the model's device, and the generator the later steps draw their noise from.
+
+    x_T comes from ``generator`` on the CPU, so the same seed starts from the same noise on every
+    device; the per-step noise comes from a generator on the model's device seeded from it.
+    """
     device = next(model.parameters()).device
-    return torch.randn((n, 1, 28, 28), generator=generator).to(device)
+    x = torch.randn((n, 1, 28, 28), generator=generator).to(device)
+    if generator is None:
+        return x, None
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
+    return x, torch.Generator(device).manual_seed(seed)
 
 
 @torch.no_grad()
@@ -250,15 +276,17 @@ def ddpm_sample(model: nn.Module, schedule: Schedule, n: int = 32, generator=Non
     """Generate ``n`` images by running all T reverse steps; returns x_0 in [-1, 1].
 
     With ``keep_every=k`` it also returns the trajectory [(t, x_t on the CPU), ...] every k steps.
+    All noise comes from ``generator`` when one is given (same generator, same images), else from
+    the global RNG. The model runs in eval mode and gets its own mode back afterwards.
     """
-    model.eval()
     schedule = schedule.to(next(model.parameters()).device)
-    x, kept = _start(model, n, generator), []
-    for t in tqdm(range(schedule.T, 0, -1), desc="DDPM", disable=not progress, leave=False):
-        if keep_every and (t % keep_every == 0 or t == schedule.T):
-            kept.append((t, x.cpu()))
-        steps = torch.full((n,), t, device=x.device, dtype=torch.long)
-        x = ddpm_step(x, model(DiffusionSample(x, steps)), t, schedule)
+    (x, step_generator), kept = _start(model, n, generator), []
+    with eval_mode(model):
+        for t in tqdm(range(schedule.T, 0, -1), desc="DDPM", disable=not progress, leave=False):
+            if keep_every and (t % keep_every == 0 or t == schedule.T):
+                kept.append((t, x.cpu()))
+            steps = torch.full((n,), t, device=x.device, dtype=torch.long)
+            x = ddpm_step(x, model(DiffusionSample(x, steps)), t, schedule, generator=step_generator)
     x = x.clamp(-1, 1)
     return (x, kept + [(0, x.cpu())]) if keep_every else x
 
@@ -266,17 +294,21 @@ def ddpm_sample(model: nn.Module, schedule: Schedule, n: int = 32, generator=Non
 @torch.no_grad()
 def ddim_sample(model: nn.Module, schedule: Schedule, n: int = 32, n_steps: int = 50, eta: float = 0.0,
                 generator=None, keep_every: int = 0, progress: bool = True, clip_x0: bool = True):
-    """Generate ``n`` images with ``n_steps`` DDIM steps; η = 0 is deterministic, η = 1 is DDPM-like."""
-    model.eval()
+    """Generate ``n`` images with ``n_steps`` DDIM steps; η = 0 is deterministic, η = 1 is DDPM-like.
+
+    Noise, model mode and ``keep_every`` work as in ``ddpm_sample``.
+    """
     schedule = schedule.to(next(model.parameters()).device)
-    x, kept = _start(model, n, generator), []
+    (x, step_generator), kept = _start(model, n, generator), []
     times = ddim_timesteps(schedule.T, n_steps)
-    for i, (t, t_prev) in enumerate(tqdm(list(zip(times[:-1], times[1:])), desc="DDIM",
-                                         disable=not progress, leave=False)):
-        if keep_every and i % keep_every == 0:
-            kept.append((t, x.cpu()))
-        steps = torch.full((n,), t, device=x.device, dtype=torch.long)
-        eps = model(DiffusionSample(x, steps))
-        x = ddim_step(x, eps, schedule.alpha_bar[t], schedule.alpha_bar[t_prev], eta, clip_x0=clip_x0)
+    with eval_mode(model):
+        for i, (t, t_prev) in enumerate(tqdm(list(zip(times[:-1], times[1:])), desc="DDIM",
+                                             disable=not progress, leave=False)):
+            if keep_every and i % keep_every == 0:
+                kept.append((t, x.cpu()))
+            steps = torch.full((n,), t, device=x.device, dtype=torch.long)
+            eps = model(DiffusionSample(x, steps))
+            x = ddim_step(x, eps, schedule.alpha_bar[t], schedule.alpha_bar[t_prev], eta, clip_x0=clip_x0,
+                          generator=step_generator)
     x = x.clamp(-1, 1)
     return (x, kept + [(0, x.cpu())]) if keep_every else x

@@ -9,36 +9,59 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dl101.graphs import GraphedStep, graphs_wanted, make_capturable
-from dl101.shapes import check_images
+from dl101.graphs import fast_path
+from dl101.modes import eval_mode
+from dl101.shapes import validate_codings, validate_images
 
 
-def mlp_generator(codings_dim: int = 32) -> nn.Sequential:
+class Generator(nn.Sequential):
+    """Layers from noise (N, codings_dim) to images; a wrong noise shape gets a clear error."""
+
+    def __init__(self, codings_dim: int, *layers: nn.Module):
+        super().__init__(*layers)
+        self.codings_dim = codings_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        validate_codings(z, self.codings_dim, name="noise")
+        return super().forward(z)
+
+
+class Discriminator(nn.Sequential):
+    """Layers from images (N, 1, 28, 28) to one logit each; other inputs get a clear error."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        validate_images(images, model=self)
+        return super().forward(images)
+
+
+def mlp_generator(codings_dim: int = 32) -> Generator:
     """Noise (N, 32) -> 128 -> 256 -> 784 -> images (N, 1, 28, 28) in [0, 1]."""
-    return nn.Sequential(
+    return Generator(
+        codings_dim,
         nn.Linear(codings_dim, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU(),
         nn.Linear(256, 28 * 28), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
 
 
-def mlp_discriminator() -> nn.Sequential:
+def mlp_discriminator() -> Discriminator:
     """Images -> 256 -> 128 -> one logit per image (positive means "real")."""
-    return nn.Sequential(
+    return Discriminator(
         nn.Flatten(), nn.Linear(28 * 28, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
         nn.Linear(128, 1))
 
 
-def dcgan_generator(codings_dim: int = 100) -> nn.Sequential:
+def dcgan_generator(codings_dim: int = 100) -> Generator:
     """DCGAN: noise -> (128, 7, 7) -> transposed convs with batch norm -> (1, 28, 28)."""
-    return nn.Sequential(
+    return Generator(
+        codings_dim,
         nn.Linear(codings_dim, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128),
         nn.ConvTranspose2d(128, 64, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 14x14
         nn.BatchNorm2d(64),
         nn.ConvTranspose2d(64, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())  # 28x28
 
 
-def dcgan_discriminator() -> nn.Sequential:
+def dcgan_discriminator() -> Discriminator:
     """DCGAN: strided convolutions (no pooling) with dropout -> one logit per image."""
-    return nn.Sequential(
+    return Discriminator(
         nn.Conv2d(1, 32, 5, stride=2, padding=2), nn.ReLU(), nn.Dropout(0.4),   # (N, 32, 14, 14)
         nn.Conv2d(32, 64, 5, stride=2, padding=2), nn.ReLU(), nn.Dropout(0.4),  # (N, 64, 7, 7)
         nn.Flatten(), nn.Linear(64 * 7 * 7, 1))
@@ -97,58 +120,69 @@ class GANHistory(dict):
 
 @torch.no_grad()
 def generate(generator: nn.Module, codings: torch.Tensor) -> torch.Tensor:
-    """Images from given noise, in eval mode (batch norm uses its running statistics)."""
-    was_training = generator.training
-    generator.eval()
-    images = generator(codings)
-    generator.train(was_training)
-    return images
+    """Images from given noise, in eval mode (batch norm uses its running statistics); the mode is kept."""
+    with eval_mode(generator):
+        return generator(codings)
 
 
 def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_dim: int,
               n_epochs: int = 20, g_lr: float = 1e-3, d_lr: float = 5e-4, *, n_samples: int = 32,
               sample_every: int = 5, seed: int = 0, cuda_graphs: bool | None = None,
               verbose: bool = True) -> GANHistory:
-    """Alternate one D step and one G step per batch; keep samples of one fixed noise batch."""
+    """Alternate one D step and one G step per batch; keep samples of one fixed noise batch.
+
+    The fixed noise comes from its own generator seeded with ``seed``; the training noise from the
+    global RNG. Both networks train in train mode and are left in **eval mode**, like ``train()``
+    leaves its model. On CUDA each step is replayed as a CUDA graph (see ``dl101.graphs``).
+    """
     device = next(generator.parameters()).device
     g_opt = torch.optim.NAdam(generator.parameters(), lr=g_lr)
     d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr)
-    use_graphs = graphs_wanted(device) if cuda_graphs is None else cuda_graphs and device.type == "cuda"
-    if use_graphs:
-        make_capturable(g_opt), make_capturable(d_opt)
-    d_fn = lambda real: discriminator_step(generator, discriminator, d_opt, real, codings_dim)  # noqa: E731
-    g_fn = lambda real: generator_step(generator, discriminator, g_opt, real.size(0),  # noqa: E731
-                                       codings_dim, device)
-    d_step, g_step = (GraphedStep(d_fn), GraphedStep(g_fn)) if use_graphs else (d_fn, g_fn)
     fixed = torch.randn(n_samples, codings_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     history, epoch = GANHistory(), 0
-    generator.train(), discriminator.train()
-    try:
-        for epoch in range(n_epochs):
-            start, n = time.perf_counter(), len(batches)
-            d_losses, g_losses = torch.zeros(n, device=device), torch.zeros(n, device=device)
-            for i, batch in enumerate(tqdm(batches, total=n, desc=f"Epoch {epoch + 1}/{n_epochs}",
-                                           leave=False, disable=not verbose)):
-                real = batch[0] if isinstance(batch, (tuple, list)) else batch
-                d_losses[i] = d_step(real)
-                g_losses[i] = g_step(real)
-            history["d_loss"].append(d_losses.mean().item())
-            history["g_loss"].append(g_losses.mean().item())
-            history["seconds"].append(time.perf_counter() - start)
-            if epoch % sample_every == 0 or epoch == n_epochs - 1:
-                history["samples"][epoch + 1] = generate(generator, fixed).cpu()
-            if verbose:
-                print(f"Epoch {epoch + 1}/{n_epochs}  D loss {history['d_loss'][-1]:.4f}"
-                      f"  G loss {history['g_loss'][-1]:.4f}  ({history['seconds'][-1]:.1f} s)")
-    except KeyboardInterrupt:
-        history.interrupted = True
-        print(f"\nTraining interrupted during epoch {epoch + 1}; returning the history so far.")
+    with fast_path(device, cuda_graphs, g_opt, d_opt) as graphed:
+        d_step = graphed(lambda real: discriminator_step(generator, discriminator, d_opt, real, codings_dim))
+        g_step = graphed(lambda real: generator_step(generator, discriminator, g_opt, len(real), codings_dim,
+                                                     device))
+        try:
+            for epoch in range(n_epochs):
+                start = time.perf_counter()
+                generator.train(), discriminator.train()
+                label = f"Epoch {epoch + 1}/{n_epochs}"
+                d_loss, g_loss = _gan_epoch(d_step, g_step, batches, device, label, verbose)
+                history["d_loss"].append(d_loss)
+                history["g_loss"].append(g_loss)
+                history["seconds"].append(time.perf_counter() - start)
+                if epoch % sample_every == 0 or epoch == n_epochs - 1:
+                    history["samples"][epoch + 1] = generate(generator, fixed).cpu()
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{n_epochs}  D loss {d_loss:.4f}  G loss {g_loss:.4f}"
+                          f"  ({history['seconds'][-1]:.1f} s)")
+        except KeyboardInterrupt:
+            history.interrupted = True
+            print(f"\nTraining interrupted during epoch {epoch + 1}; returning the history so far.")
+        finally:
+            generator.eval(), discriminator.eval()
     return history
 
 
-def check_generator_output(images: torch.Tensor) -> None:
+def _gan_epoch(d_step, g_step, batches, device, label: str, verbose: bool) -> tuple[float, float]:
+    """One pass over the real images; returns D's and G's mean losses (one host sync each)."""
+    n = len(batches)
+    if n == 0:
+        raise ValueError("the batches of real images are empty: give train_gan at least one image")
+    d_losses, g_losses = torch.zeros(n, device=device), torch.zeros(n, device=device)
+    bar = tqdm(batches, total=n, desc=label, leave=False, disable=None if verbose else True)
+    for i, batch in enumerate(bar):
+        real = batch[0] if isinstance(batch, (tuple, list)) else batch
+        d_losses[i] = d_step(real)  # 1. D learns to tell real images from G's fakes
+        g_losses[i] = g_step(real)  # 2. G learns to make D call its fakes real
+    return d_losses.mean().item(), g_losses.mean().item()
+
+
+def validate_generator_output(images: torch.Tensor) -> None:
     """Raise a clear error unless a generator made images shaped (N, 1, 28, 28) in [0, 1]."""
-    check_images(images, name="generated images")
+    validate_images(images, name="generated images")
     if images.min() < 0 or images.max() > 1:
         raise ValueError("generated images must lie in [0, 1] like the data: end the generator "
                          "with nn.Sigmoid() (or rescale a tanh output with (x + 1) / 2)")

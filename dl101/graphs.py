@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
@@ -30,19 +31,29 @@ def _map(fn: Callable, obj):
     return obj
 
 
-def _leaves(obj) -> list[torch.Tensor]:
+def leaves(obj) -> list[torch.Tensor]:
+    """Every tensor inside ``obj`` (tensors, tuples, lists, named tuples), in order."""
     found: list[torch.Tensor] = []
     _map(found.append, obj)
     return found
 
 
-def graphs_wanted(device: torch.device) -> bool:
-    """CUDA graphs are used on CUDA devices unless ``DL101_CUDA_GRAPHS=0``."""
-    return device.type == "cuda" and os.environ.get("DL101_CUDA_GRAPHS", "1") != "0"
+def use_cuda_graphs(device: torch.device, requested: bool | None = None) -> bool:
+    """Whether steps are replayed as CUDA graphs: only on CUDA; ``requested`` (True/False) decides,
+    and when it is None, the environment does (``DL101_CUDA_GRAPHS=0`` turns them off)."""
+    if torch.device(device).type != "cuda":
+        return False
+    if requested is not None:
+        return bool(requested)
+    return os.environ.get("DL101_CUDA_GRAPHS", "1") != "0"
 
 
-def make_capturable(optimizer: torch.optim.Optimizer) -> None:
-    """Switch an optimizer to its graph-safe mode, moving any existing state to the device."""
+def make_capturable(optimizer: torch.optim.Optimizer) -> list:
+    """Switch an optimizer to its graph-safe mode, moving any existing state to the device.
+
+    Returns each parameter group's previous ``capturable`` flag, for ``restore_capturable``.
+    """
+    previous = [group.get("capturable") for group in optimizer.param_groups]
     for group in optimizer.param_groups:
         if "capturable" in group:
             group["capturable"] = True
@@ -50,10 +61,38 @@ def make_capturable(optimizer: torch.optim.Optimizer) -> None:
             for key, value in optimizer.state.get(p, {}).items():
                 if isinstance(value, torch.Tensor) and value.device != p.device:
                     optimizer.state[p][key] = value.to(p.device)
+    return previous
+
+
+def restore_capturable(optimizer: torch.optim.Optimizer, previous: list) -> None:
+    """Give each parameter group back the ``capturable`` flag ``make_capturable`` found."""
+    for group, flag in zip(optimizer.param_groups, previous):
+        if flag is not None:
+            group["capturable"] = flag
+
+
+@contextmanager
+def fast_path(device: torch.device, requested: bool | None, *optimizers) -> Iterator[Callable]:
+    """The one door to the fast path: yields ``graphed(step_fn)``, which returns a step to call.
+
+    On CUDA (see ``use_cuda_graphs``) the step is a ``GraphedStep`` and ``optimizers`` are in their
+    graph-safe mode inside the block; their flags are restored on leaving it (their state tensors
+    stay on the device). Elsewhere the step runs eagerly and nothing is changed.
+    """
+    on = use_cuda_graphs(device, requested)
+    previous = [make_capturable(o) for o in optimizers] if on else []
+    try:
+        yield lambda fn: GraphedStep(fn, enabled=on)
+    finally:
+        for optimizer, flags in zip(optimizers, previous):
+            restore_capturable(optimizer, flags)
 
 
 class GraphedStep:
     """Call ``fn`` eagerly for ``warmup`` calls, then capture it once and replay it.
+
+    With ``enabled=False`` it simply calls ``fn`` (and ``reset`` does nothing), so a loop can be
+    written once for both paths.
 
     The captured step sees Python values (learning rate, temperature) as they were at capture:
     call ``reset()`` after changing one, and the next call captures again. A call with other
@@ -61,10 +100,10 @@ class GraphedStep:
     step falls back to eager execution with a warning, so training never stops because of it.
     """
 
-    def __init__(self, fn: Callable, warmup: int = 3):
+    def __init__(self, fn: Callable, warmup: int = 3, enabled: bool = True):
         self.fn, self.warmup, self.calls = fn, warmup, 0
         self.graph = self.static_in = self.static_out = None
-        self.failed = False
+        self.failed = not enabled
 
     def reset(self) -> None:
         """Forget the captured graph; the next call captures a new one."""
@@ -93,7 +132,7 @@ class GraphedStep:
         self.graph = graph
 
     def _same_shapes(self, args) -> bool:
-        new, old = _leaves(args), _leaves(self.static_in)
+        new, old = leaves(args), leaves(self.static_in)
         return len(new) == len(old) and all(a.shape == b.shape for a, b in zip(new, old))
 
     def __call__(self, *args):
@@ -115,7 +154,7 @@ class GraphedStep:
                 self.reset()
                 torch.cuda.synchronize()
                 return self.fn(*args)
-        for static, new in zip(_leaves(self.static_in), _leaves(args)):
+        for static, new in zip(leaves(self.static_in), leaves(args)):
             static.copy_(new)
         self.graph.replay()
         return self.static_out

@@ -31,12 +31,20 @@ def oval_data(m: int, seed: int = 42) -> torch.Tensor:
 def principal_angles(A, B) -> np.ndarray:
     """Principal angles, in degrees, between the column spaces of A (n×k) and B (n×l).
 
-    The cosines of the angles are the singular values of Q_Aᵀ Q_B, with Q orthonormal bases.
+    The cosines of the angles are the singular values of Q_Aᵀ Q_B, with Q orthonormal bases of
+    the column spaces; a rank-deficient A or B spans fewer dimensions and gets fewer angles.
     """
-    qa, _ = np.linalg.qr(np.asarray(A, dtype=np.float64))
-    qb, _ = np.linalg.qr(np.asarray(B, dtype=np.float64))
+    qa, qb = _orthonormal_basis(A), _orthonormal_basis(B)
     cosines = np.linalg.svd(qa.T @ qb, compute_uv=False).clip(-1, 1)
     return np.degrees(np.arccos(cosines))[::-1]  # smallest angle last, like scipy's subspace_angles
+
+
+def _orthonormal_basis(A) -> np.ndarray:
+    """Orthonormal columns spanning A's column space, as many as its rank (like scipy's orth)."""
+    A = np.asarray(A, dtype=np.float64)
+    u, s, _ = np.linalg.svd(A, full_matrices=False)
+    tolerance = max(A.shape) * np.finfo(np.float64).eps * (s.max() if s.size else 0.0)
+    return u[:, : int((s > tolerance).sum())]
 
 
 def pca_components(X, k: int = 2) -> np.ndarray:

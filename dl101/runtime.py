@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import warnings
 
 import torch
@@ -39,11 +38,6 @@ def seed_everything(seed: int = 42) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def in_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules
 
 
 def _style_plots() -> None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 import torch
 
 
-def check_images(x, channels: int = 1, size: int = 28, name: str = "images") -> None:
-    """Raise a clear error unless ``x`` is a float tensor shaped (N, channels, size, size)."""
+def validate_images(x, channels: int = 1, size: int = 28, name: str = "images", model=None) -> None:
+    """Raise a clear error unless ``x`` is a float tensor shaped (N, channels, size, size).
+
+    Given the ``model`` that will read ``x``, also require its dtype and device.
+    """
     want = f"(N, {channels}, {size}, {size})"
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected {name} as a torch.Tensor shaped {want}, got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"expected float {name} in [0, 1], got dtype {x.dtype}: "
                         "convert with x.float() / 255")
+    if model is not None:
+        validate_like_model(x, model, name)
     if x.dim() == 4 and tuple(x.shape[1:]) == (channels, size, size):
         return
     hint = ""
@@ -24,3 +29,26 @@ def check_images(x, channels: int = 1, size: int = 28, name: str = "images") -> 
     elif x.dim() == 2 and x.shape[1] == channels * size * size:
         hint = f": reshape flat images with x.view(-1, {channels}, {size}, {size})"
     raise ValueError(f"expected {name} shaped {want}, got {tuple(x.shape)}{hint}")
+
+
+def validate_codings(z, n_codings: int, name: str = "codings") -> None:
+    """Raise a clear error unless ``z`` is a tensor shaped (N, n_codings), as a decoder expects."""
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"expected {name} as a torch.Tensor shaped (N, {n_codings}), got {type(z).__name__}")
+    if z.dim() != 2 or z.shape[1] != n_codings:
+        hint = ": add a batch dimension with z[None]" if tuple(z.shape) == (n_codings,) else ""
+        raise ValueError(f"expected {name} shaped (N, {n_codings}), got {tuple(z.shape)}{hint}; this model "
+                         f"was built with {n_codings} codings")
+
+
+def validate_like_model(x: torch.Tensor, model, name: str = "inputs") -> None:
+    """Raise a clear error unless ``x`` has the dtype and device of ``model``'s weights."""
+    weight = next(model.parameters(), None)
+    if weight is None:
+        return
+    if x.is_floating_point() and x.dtype != weight.dtype:
+        raise TypeError(f"{name} are {x.dtype} but the model's weights are {weight.dtype}: convert the "
+                        f"data with x.to({weight.dtype}) (x.float() for float32), or the model with model.to(dtype)")
+    if x.device != weight.device:
+        raise RuntimeError(f"{name} are on {x.device} but the model is on {weight.device}: move one to the "
+                           "other, e.g. model.to(device) and data tensors created with device=device")

@@ -14,7 +14,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dl101.graphs import GraphedStep, graphs_wanted, make_capturable
+from dl101.graphs import fast_path, use_cuda_graphs
+from dl101.graphs import leaves
+from dl101.modes import eval_mode
+from dl101.shapes import validate_like_model
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -45,9 +48,15 @@ def output_of(y_pred):
     return y_pred.output if hasattr(y_pred, "output") else y_pred
 
 
+def is_torch_loss(loss_fn) -> bool:
+    """True for torch's own loss modules (``nn.MSELoss()``, ``nn.HuberLoss()``, ...) and their subclasses."""
+    return isinstance(loss_fn, nn.Module) and any(
+        cls.__module__ == "torch.nn.modules.loss" for cls in type(loss_fn).__mro__)
+
+
 def compute_loss(loss_fn: Callable, y_pred, y) -> torch.Tensor:
     """Apply ``loss_fn``: torch's own losses see ``output_of(y_pred)``, custom ones see everything."""
-    if isinstance(loss_fn, nn.modules.loss._Loss):
+    if is_torch_loss(loss_fn):
         return loss_fn(output_of(y_pred), y)
     return loss_fn(y_pred, y)
 
@@ -77,16 +86,33 @@ def metric_name(metric) -> str:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches, metric) -> float:
-    """The metric of ``model`` over ``batches`` in eval mode (one host sync, at the end)."""
-    was_training = model.training
-    model.eval()
+    """The metric of ``model`` over ``batches`` in eval mode (one host sync, at the end).
+
+    The model gets its own mode back afterwards. Empty batches, or inputs or targets holding NaN
+    or inf, raise a ValueError that says so.
+    """
+    if len(batches) == 0:
+        raise ValueError("the validation batches are empty: pass valid_batches=None to train without "
+                         "validation, or give it at least one image")
+    finite = []
     metric.reset()
-    for X, y in batches:
-        metric.update(output_of(model(X)), y)
+    with eval_mode(model):
+        for X, y in batches:
+            finite.append(all_finite(X, y))  # stays on the device until the one sync below
+            metric.update(output_of(model(X)), y)
     value = metric.compute().item()
     metric.reset()
-    model.train(was_training)
+    if not torch.stack(finite).all().item():
+        raise ValueError("the validation data contain NaN or inf values: check how they were made "
+                         "(e.g. a division by zero when normalising) and pass finite tensors")
     return value
+
+
+def all_finite(*batch) -> torch.Tensor:
+    """One boolean tensor on the device: every floating-point value in ``batch`` is finite."""
+    tensors = leaves(batch)
+    flags = [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
+    return torch.stack(flags).all() if flags else torch.tensor(True, device=tensors[0].device)
 
 
 def training_step(model, optimizer, loss_fn, max_grad_norm: float | None) -> Callable:
@@ -131,13 +157,23 @@ def _set_learning_rate(optimizer, base_lrs, schedule, epoch: int, n_epochs: int)
         group["lr"] = lr * factor
 
 
-def _train_epoch(step, batches, metric, epoch: int, n_epochs: int, check_every: int, history, verbose: bool):
+def validate_batch(model: nn.Module, X, y) -> None:
+    """Raise a clear error unless a batch's tensors match the model's dtype and device."""
+    for tensor in leaves((X, y)):
+        validate_like_model(tensor, model, "the training data")
+
+
+def _train_epoch(step, batches, metric, epoch: int, n_epochs: int, check_every: int, history, verbose: bool,
+                 model: nn.Module):
     """One pass over ``batches``; returns the per-batch losses (on the device)."""
     n_batches = len(batches)
     losses = torch.zeros(n_batches, device=metric.device)
     metric.reset()
-    bar = tqdm(batches, total=n_batches, desc=f"Epoch {epoch + 1}/{n_epochs}", leave=False, disable=not verbose)
+    bar = tqdm(batches, total=n_batches, desc=f"Epoch {epoch + 1}/{n_epochs}", leave=False,
+               disable=None if verbose else True)  # None: tqdm decides, and TQDM_DISABLE=1 is honoured
     for batch, (X, y) in enumerate(bar):
+        if batch == 0 and epoch == 0:
+            validate_batch(model, X, y)
         output, loss = step(X, y)
         losses[batch] = loss
         metric.update(output, y)
@@ -149,6 +185,13 @@ def _train_epoch(step, batches, metric, epoch: int, n_epochs: int, check_every: 
     return losses
 
 
+def _describe(device, use_graphs: bool, lr_schedule, max_grad_norm, n_epochs: int) -> str:
+    schedule = lr_schedule if isinstance(lr_schedule, str) or lr_schedule is None else "custom"
+    clipping = f"gradient clipping at norm {max_grad_norm}" if max_grad_norm else "no gradient clipping"
+    return (f"Training {n_epochs} epoch(s) on {device}{' (CUDA graphs)' if use_graphs else ''}: "
+            f"learning-rate schedule {schedule}, {clipping}.")
+
+
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable, metric,
           train_batches, valid_batches=None, n_epochs: int = 10, *, lr_schedule="cosine",
           max_grad_norm: float | None = 1.0, epoch_callback: Callable | None = None,
@@ -156,40 +199,53 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable,
     """Train ``model`` and return its per-epoch history (also when interrupted).
 
     The learning rate follows ``lr_schedule`` per epoch ("cosine" decays it from the optimizer's
-    rate towards zero; None keeps it). ``epoch_callback(model, epoch)`` runs at each epoch's start.
-    The loss is checked for NaN every ``check_every`` batches, the only host syncs inside an epoch.
-    On a CUDA device each step is replayed as one CUDA graph (``cuda_graphs=False`` turns it off).
+    rate towards zero; None keeps it). Gradients are clipped to norm ``max_grad_norm`` (1.0; None
+    turns clipping off). ``epoch_callback(model, epoch)`` runs at each epoch's start. The loss is
+    checked for NaN every ``check_every`` batches, the only host syncs inside an epoch.
+
+    On a CUDA device each step is replayed as one CUDA graph (``cuda_graphs=False`` turns it off):
+    Python values the loss or a callback reads (a temperature, a weight) are then frozen within an
+    epoch, and take effect from the next epoch, when the step is captured again.
+
+    What it changes: the model trains in train mode and is left in **eval mode**, ready to be
+    evaluated; the optimizer's learning rate is left at the last epoch's value; on CUDA its
+    ``capturable`` flag is switched on during training and restored afterwards.
     """
     device = next(model.parameters()).device
-    use_graphs = graphs_wanted(device) if cuda_graphs is None else cuda_graphs and device.type == "cuda"
-    if use_graphs:
-        make_capturable(optimizer)
+    if len(train_batches) == 0:
+        raise ValueError("the training batches are empty: give train() at least one image "
+                         "(check the slice or the n_train you asked for)")
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    step = training_step(model, optimizer, loss_fn, max_grad_norm)
-    step = GraphedStep(step) if use_graphs else step
     metric, name, history, epoch = metric.to(device), metric_name(metric), History(), 0
-    try:
-        for epoch in range(n_epochs):
-            start = time.perf_counter()
-            model.train()
-            if epoch_callback is not None:
-                epoch_callback(model, epoch)
-            _set_learning_rate(optimizer, base_lrs, lr_schedule, epoch, n_epochs)
-            if use_graphs:
-                step.reset()  # the new learning rate (and callback changes) must be re-captured
-            losses = _train_epoch(step, train_batches, metric, epoch, n_epochs, check_every, history, verbose)
-            history["train_loss"].append(losses.mean().item())
-            history["train_metric"].append(metric.compute().item())
-            valid = evaluate(model, valid_batches, metric) if valid_batches is not None else None
-            history["valid_metric"].append(valid)
-            history["lr"].append(optimizer.param_groups[0]["lr"])
-            history["seconds"].append(time.perf_counter() - start)
-            if verbose:
-                _print_epoch(history, epoch, n_epochs, name)
-    except KeyboardInterrupt:
-        history.interrupted = True
-        print(f"\nTraining interrupted during epoch {epoch + 1}. Returning the history of the "
-              f"{history.epochs} completed epoch(s); the model keeps its current weights.")
-    finally:
-        model.eval()
+    if verbose:
+        print(_describe(device, use_cuda_graphs(device, cuda_graphs), lr_schedule, max_grad_norm, n_epochs))
+    with fast_path(device, cuda_graphs, optimizer) as graphed:
+        step = graphed(training_step(model, optimizer, loss_fn, max_grad_norm))
+        try:
+            for epoch in range(n_epochs):
+                start = time.perf_counter()
+                model.train()
+                if epoch_callback is not None:
+                    epoch_callback(model, epoch)
+                _set_learning_rate(optimizer, base_lrs, lr_schedule, epoch, n_epochs)
+                step.reset()  # a new learning rate or a callback's change must be captured again
+                losses = _train_epoch(step, train_batches, metric, epoch, n_epochs, check_every, history,
+                                      verbose, model)
+                _record_epoch(history, losses, metric, model, valid_batches, optimizer, start)
+                if verbose:
+                    _print_epoch(history, epoch, n_epochs, name)
+        except KeyboardInterrupt:
+            history.interrupted = True
+            print(f"\nTraining interrupted during epoch {epoch + 1}. Returning the history of the "
+                  f"{history.epochs} completed epoch(s); the model keeps its current weights.")
+        finally:
+            model.eval()
     return history
+
+
+def _record_epoch(history: History, losses, metric, model, valid_batches, optimizer, start: float) -> None:
+    history["train_loss"].append(losses.mean().item())
+    history["train_metric"].append(metric.compute().item())
+    history["valid_metric"].append(evaluate(model, valid_batches, metric) if valid_batches is not None else None)
+    history["lr"].append(optimizer.param_groups[0]["lr"])
+    history["seconds"].append(time.perf_counter() - start)

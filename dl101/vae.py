@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl101.shapes import check_images
+from dl101.shapes import validate_codings, validate_images
 
 VAEOutput = namedtuple("VAEOutput", ["output", "codings_mean", "codings_logvar"])
 DiscreteVAEOutput = namedtuple("DiscreteVAEOutput", ["output", "logits", "codings"])
@@ -40,12 +40,13 @@ class VAE(nn.Module):
 
     def encode(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images -> (mean, log-variance) of q(z|x)."""
-        check_images(X)
+        validate_images(X, model=self)
         mean, logvar = self.encoder(X).chunk(2, dim=-1)
         return mean, logvar
 
     def decode(self, Z: torch.Tensor) -> torch.Tensor:
         """Codings -> images."""
+        validate_codings(Z, self.codings_dim)
         return self.decoder(Z)
 
     def forward(self, X: torch.Tensor) -> VAEOutput:
@@ -91,11 +92,16 @@ class DiscreteVAE(nn.Module):
 
     def encode(self, X: torch.Tensor) -> torch.Tensor:
         """Images -> logits (N, 32, 16) of each code's categorical distribution."""
-        check_images(X)
+        validate_images(X, model=self)
         return self.encoder(X)
 
     def decode(self, codings: torch.Tensor) -> torch.Tensor:
         """One-hot (or soft) codings (N, 32, 16) -> images."""
+        want = (self.coding_length, self.n_codes)
+        if not isinstance(codings, torch.Tensor) or codings.dim() != 3 or tuple(codings.shape[1:]) != want:
+            got = tuple(codings.shape) if isinstance(codings, torch.Tensor) else type(codings).__name__
+            raise ValueError(f"expected one-hot codings shaped (N, {want[0]}, {want[1]}), got {got}; "
+                             "from category indices (N, 32) use decode_indices()")
         return self.decoder(codings)
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
@@ -128,10 +134,3 @@ def temperature_annealing(n_epochs: int, start: float = 1.0, end: float = 0.1):
         model.temperature = start + (end - start) * progress
 
     return callback
-
-
-@torch.no_grad()
-def interpolate_codings(z_start: torch.Tensor, z_end: torch.Tensor, n_steps: int) -> torch.Tensor:
-    """``n_steps`` codings on the straight line from ``z_start`` to ``z_end`` (ends included)."""
-    weights = torch.linspace(0, 1, n_steps, device=z_start.device).unsqueeze(1)
-    return torch.lerp(z_start.unsqueeze(0), z_end.unsqueeze(0), weights)

@@ -80,3 +80,30 @@ def test_reconstruction_errors_are_per_image(fashion):
     errors = ae.reconstruction_errors(model, fashion.valid_x[:10], batch_size=3)
     manual = (model(fashion.valid_x[:10]).output - fashion.valid_x[:10]).square().mean((1, 2, 3))
     assert torch.allclose(errors, manual.detach(), atol=1e-6)
+
+
+def test_a_unit_saturated_on_the_whole_batch_gives_a_finite_sparsity_penalty_and_gradient():
+    """sigmoid(x ≥ 17) is exactly 1.0 in float32, where 1 − 1e-8 is also 1.0: the old clamp did nothing."""
+    logits = torch.full((8, 4), -2.0)
+    logits[:, 0] = 20.0
+    logits.requires_grad_(True)
+    codings = torch.sigmoid(logits)
+    assert codings[:, 0].eq(1.0).all()
+    penalty = ae.kl_sparsity_penalty(codings, p=0.1)
+    penalty.backward()
+    assert torch.isfinite(penalty) and torch.isfinite(logits.grad).all()
+    assert penalty > 10  # still a strong push away from saturation
+
+
+def test_decoders_explain_codings_of_the_wrong_size():
+    for model, n in ((ae.stacked_autoencoder(n_codings=32), 32), (ae.conv_autoencoder(16), 16),
+                     (ae.TiedAutoencoder(n_codings=32), 32), (ae.RecurrentAutoencoder(n_codings=8), 8)):
+        with pytest.raises(ValueError, match=rf"shaped \(N, {n}\), got \(2, 5\)"):
+            model.decode(torch.zeros(2, 5))
+
+
+def test_inference_helpers_keep_the_models_mode(fashion):
+    model = ae.stacked_autoencoder().train()
+    ae.reconstruction_errors(model, fashion.valid_x[:10])
+    ae.encode_all(model, fashion.valid_x[:10])
+    assert model.training

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from dl101 import course
-from dl101.exercises import BEGIN, END
+from dl101.student import BEGIN, END
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -64,3 +64,15 @@ def test_notebooks_do_not_redefine_what_dl101_defines(path):
             continue
         for name in re.findall(r"^(?:class|def)\s+(\w+)", src, flags=re.M):
             assert name not in names, f"{path.name} redefines dl101's {name}: show its source instead"
+
+
+def test_every_dl101_environment_variable_is_explained_in_the_readme():
+    import re
+
+    used = set()
+    for path in [*ROOT.glob("dl101/*.py"), ROOT / "run.py", *ROOT.glob("tests/*.py"), ROOT / ".ci" / "run"]:
+        used |= set(re.findall(r"\bDL101_[A-Z_]+\b", path.read_text(encoding="utf-8")))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(DL101_[A-Z_]+)` \|", readme, flags=re.M))
+    assert used, "found no DL101_ variable at all: the search is broken"
+    assert used <= documented, f"not in README's Settings table: {sorted(used - documented)}"

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dl101 import checks, exercises
+from dl101 import checks, student
 from dl101.exercises import Incorrect
 
 
@@ -15,7 +15,7 @@ def test_strip_solution_keeps_the_code_around_the_solution_and_its_indentation()
               "    return 42\n"
               "    # END SOLUTION\n"
               "check(f)\n")
-    stripped = exercises.strip_solution(source)
+    stripped = student.strip_solution(source)
     assert "42" not in stripped
     assert stripped.startswith("x = 1\ndef f():\n    # YOUR CODE HERE\n    raise NotImplementedError(")
     assert stripped.endswith("check(f)\n")
@@ -25,7 +25,7 @@ def test_strip_solution_keeps_the_code_around_the_solution_and_its_indentation()
                                  "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n"])
 def test_unbalanced_markers_are_reported(bad):
     with pytest.raises(ValueError, match="SOLUTION"):
-        exercises.strip_solution(bad)
+        student.strip_solution(bad)
 
 
 def test_the_cli_writes_student_copies_without_solutions_or_outputs(tmp_path):
@@ -36,12 +36,12 @@ def test_the_cli_writes_student_copies_without_solutions_or_outputs(tmp_path):
         "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "01.ipynb").write_text(json.dumps(notebook))
-    assert exercises.main([str(tmp_path / "src"), str(tmp_path / "out")]) == 0
-    student = json.loads((tmp_path / "out" / "01.ipynb").read_text())
-    code = student["cells"][1]
+    assert student.main([str(tmp_path / "src"), str(tmp_path / "out")]) == 0
+    copy = json.loads((tmp_path / "out" / "01.ipynb").read_text())
+    code = copy["cells"][1]
     assert "42" not in code["source"] and "NotImplementedError" in code["source"]
     assert code["outputs"] == [] and code["execution_count"] is None
-    assert not exercises.has_solutions(student) and exercises.has_solutions(notebook)
+    assert not student.has_solutions(copy) and student.has_solutions(notebook)
 
 
 # Each checker accepts the right answer and rejects a wrong one with a specific hint.
@@ -197,3 +197,40 @@ def test_ch10_checkers():
     checks.check_ddim_sigma(ddim_sigma)
     with pytest.raises(Incorrect, match="two steps"):
         checks.check_ddim_sigma(lambda a, p, eta: eta * ((1 - p) / (1 - a)).sqrt())
+
+
+def test_checkers_leave_the_learners_random_state_and_model_mode_alone(fashion):
+    from dl101.autoencoders import conv_autoencoder, denoising_autoencoder, GaussianNoise
+    from dl101.vae import categorical_kl_to_uniform, gaussian_kl
+
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    checks.check_gaussian_kl(gaussian_kl)
+    checks.check_categorical_kl(categorical_kl_to_uniform)
+    checks.check_l1_penalty(lambda c: c.abs().mean())
+    checks.check_salt_and_pepper(SaltAndPepper)
+    checks.check_generator_loss(lambda l: F.binary_cross_entropy_with_logits(l, torch.ones_like(l)))
+    assert torch.equal(torch.get_rng_state(), state)
+    model = conv_autoencoder(16).train()
+    checks.check_autoencoder(model, 16, fashion.valid_x)
+    assert model.training
+    denoiser, clean = denoising_autoencoder(GaussianNoise(0.5)).train(), fashion.valid_x[:8]
+    with torch.no_grad():
+        denoiser.eval()
+        rmse = (denoiser(clean).output - clean).square().mean().sqrt()
+        denoiser.train()
+    checks.check_denoising_rmse(rmse, denoiser, clean, clean)
+    assert denoiser.training
+
+
+def test_checkers_accept_float64_answers_and_explain_a_wrong_type():
+    from dl101.vae import gaussian_kl
+
+    checks.check_gaussian_kl(lambda m, lv: gaussian_kl(m.double(), lv.double()))
+    x = torch.rand(2, 1, 28, 28)
+    checks.check_columns_as_sequence(x.transpose(2, 3).double(), x)
+    checks.check_code_count(float(16 ** 32))
+    with pytest.raises(Incorrect, match="should be a number, got str"):
+        checks.check_code_count("sixteen to the 32")
+    with pytest.raises(Incorrect, match="whole number"):
+        checks.check_conv_parameters(12.5, 16, 32, 3)

@@ -23,7 +23,7 @@ def pair(request):
 def test_generators_make_images_in_the_data_range_and_discriminators_give_one_logit(pair, fashion):
     generator, discriminator, dim = pair
     images = generator(torch.randn(4, dim))
-    gan.check_generator_output(images)
+    gan.validate_generator_output(images)
     assert discriminator(fashion.valid_x[:4]).shape == (4, 1)
 
 
@@ -51,7 +51,7 @@ def test_requires_grad_is_restored_after_an_exception_inside_the_generator_step(
     generator, discriminator = gan.mlp_generator(32), gan.mlp_discriminator()
     list(discriminator.parameters())[0].requires_grad_(False)  # a layer the learner froze stays frozen
     opt = torch.optim.NAdam(generator.parameters())
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match=r"noise shaped \(N, 32\), got \(4, 7\)"):
         gan.generator_step(generator, discriminator, opt, 4, 7, "cpu")  # wrong noise size
     flags = [p.requires_grad for p in discriminator.parameters()]
     assert flags == [False] + [True] * (len(flags) - 1)
@@ -73,9 +73,9 @@ def test_train_gan_keeps_per_epoch_losses_and_samples_of_one_fixed_noise_batch(f
 
 def test_generator_output_outside_the_data_range_is_explained():
     with pytest.raises(ValueError, match="Sigmoid"):
-        gan.check_generator_output(torch.full((2, 1, 28, 28), -0.5))
+        gan.validate_generator_output(torch.full((2, 1, 28, 28), -0.5))
     with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
-        gan.check_generator_output(torch.rand(2, 784))
+        gan.validate_generator_output(torch.rand(2, 784))
 
 
 def test_sample_diversity_is_zero_for_identical_images_and_higher_for_real_ones(fashion):
@@ -84,3 +84,32 @@ def test_sample_diversity_is_zero_for_identical_images_and_higher_for_real_ones(
     assert gan.sample_diversity(fashion.valid_x[:50]) > 0.2
     a, b = torch.zeros(1, 1, 28, 28), torch.ones(1, 1, 28, 28)
     assert gan.sample_diversity(torch.cat([a, b])) == pytest.approx(1.0)
+
+
+def test_plain_gan_models_explain_wrong_inputs(pair):
+    generator, discriminator, dim = pair
+    with pytest.raises(ValueError, match=rf"noise shaped \(N, {dim}\), got \(3, 5\)"):
+        generator(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="add a channel dimension"):
+        discriminator(torch.rand(3, 28, 28))
+    with pytest.raises(TypeError, match="float64.*x.float"):
+        discriminator(torch.rand(3, 1, 28, 28, dtype=torch.float64))
+
+
+def test_train_gan_leaves_both_networks_in_eval_mode_and_refuses_empty_batches(fashion):
+    from dl101.data import Batches
+
+    generator, discriminator = gan.mlp_generator(32), gan.mlp_discriminator()
+    history = gan.train_gan(generator, discriminator, Batches(fashion.train_x[:64], batch_size=32), 32,
+                            n_epochs=1, verbose=False)
+    assert not generator.training and not discriminator.training  # as its docstring says
+    assert history["samples"][1].shape == (32, 1, 28, 28)
+    with pytest.raises(ValueError, match="empty"):
+        gan.train_gan(generator, discriminator, Batches(fashion.train_x[:0], batch_size=32), 32, n_epochs=1,
+                      verbose=False)
+
+
+def test_generate_keeps_the_generators_mode():
+    generator = gan.dcgan_generator(100).train()
+    gan.generate(generator, torch.randn(2, 100))
+    assert generator.training

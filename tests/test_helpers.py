@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 import dl101
-from dl101 import data, graphs, runtime, widgets
+from dl101 import data, widgets
 
 
 def test_show_source_prints_the_code_a_notebook_talks_about(capsys):
@@ -14,25 +14,6 @@ def test_show_source_prints_the_code_a_notebook_talks_about(capsys):
 
     dl101.show_source(stacked_autoencoder)
     assert "def stacked_autoencoder" in capsys.readouterr().out
-
-
-def test_device_helpers_on_this_machine(monkeypatch):
-    assert runtime.pick_device("cpu").type == "cpu"
-    assert runtime.in_colab() is False
-    assert graphs.graphs_wanted(torch.device("cpu")) is False
-    monkeypatch.setenv("DL101_CUDA_GRAPHS", "0")
-    assert graphs.graphs_wanted(torch.device("cuda")) is False
-
-
-def test_make_capturable_turns_on_the_optimizers_graph_safe_mode():
-    model = torch.nn.Linear(3, 1)
-    optimizer = torch.optim.NAdam(model.parameters())
-    model(torch.ones(2, 3)).sum().backward()
-    optimizer.step()
-    graphs.make_capturable(optimizer)
-    assert all(group["capturable"] for group in optimizer.param_groups)
-    assert all(v.device == p.device for p in model.parameters() for v in optimizer.state[p].values()
-               if isinstance(v, torch.Tensor))
 
 
 def test_cache_dir_follows_dl101_cache(monkeypatch, tmp_path):

@@ -23,6 +23,15 @@ def test_principal_angles_match_scipy():
     assert np.allclose(principal_angles(A, A @ [[1, 2], [3, 4]]), 0, atol=1e-5)
 
 
+def test_a_rank_deficient_input_gets_as_many_angles_as_scipy_gives():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(5, 1)) @ [[1.0, 2.0]]  # two columns, rank 1
+    B = rng.normal(size=(5, 3))
+    ours, scipys = principal_angles(A, B), np.degrees(subspace_angles(A, B))
+    assert len(ours) == len(scipys) == 1
+    assert np.allclose(ours, scipys)
+
+
 def test_a_trained_linear_autoencoder_spans_pcas_plane():
     torch.manual_seed(42)
     X = oval_data(60)

@@ -18,7 +18,9 @@ def test_budget_gives_the_full_value_unless_smoke_is_set(monkeypatch):
 def test_setup_picks_the_cpu_here_and_seeds_torch(monkeypatch):
     monkeypatch.setenv("DL101_SMOKE", "1")
     device = dl101.setup(seed=3, quiet=True)
-    assert device.type in ("cpu", "cuda", "mps")
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    assert device.type == ("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
+    assert dl101.pick_device("cpu").type == "cpu"
     a = torch.rand(3)
     dl101.setup(seed=3, quiet=True)
     assert torch.equal(a, torch.rand(3))

@@ -95,3 +95,49 @@ def test_metric_name_calls_root_mean_squared_error_rmse():
 def test_an_unknown_schedule_is_rejected(fashion):
     with pytest.raises(ValueError, match="lr_schedule"):
         _run(fashion, n_epochs=1, lr_schedule="linear")
+
+
+def test_empty_training_or_validation_data_get_a_clear_error(fashion):
+    model = stacked_autoencoder()
+    optimizer = torch.optim.NAdam(model.parameters())
+    with pytest.raises(ValueError, match="training batches are empty"):
+        train(model, optimizer, nn.MSELoss(), rmse(), autoencoder_batches(fashion.train_x[:0]), None, 1,
+              verbose=False)
+    with pytest.raises(ValueError, match="validation batches are empty"):
+        train(model, optimizer, nn.MSELoss(), rmse(), autoencoder_batches(fashion.train_x[:64]),
+              autoencoder_batches(fashion.valid_x[:0]), 1, verbose=False)
+
+
+def test_nan_in_the_validation_data_is_reported_not_returned_as_a_nan_metric(fashion):
+    valid = fashion.valid_x[:64].clone()
+    valid[3, 0, 5, 5] = math.nan
+    model = stacked_autoencoder()
+    with pytest.raises(ValueError, match="validation data contain NaN"):
+        train(model, torch.optim.NAdam(model.parameters()), nn.MSELoss(), rmse(),
+              autoencoder_batches(fashion.train_x[:64]), autoencoder_batches(valid, 32), 1, verbose=False)
+
+
+def test_float64_data_and_data_on_another_device_are_explained(fashion):
+    model = stacked_autoencoder()
+    optimizer = torch.optim.NAdam(model.parameters())
+    with pytest.raises(TypeError, match=r"float64.*float32.*x.float\(\)"):
+        train(model, optimizer, nn.MSELoss(), rmse(), autoencoder_batches(fashion.train_x[:64].double()),
+              None, 1, verbose=False)
+    elsewhere = fashion.train_x[:64].to("meta")  # stands in for a GPU tensor on this CPU-only machine
+    with pytest.raises(RuntimeError, match="on meta but the model is on cpu: move one to the other"):
+        train(model, optimizer, nn.MSELoss(), rmse(), autoencoder_batches(elsewhere), None, 1, verbose=False)
+
+
+def test_train_says_what_it_does_and_leaves_the_model_in_eval_mode(fashion, capsys):
+    model, _ = _run(fashion, n_epochs=1)
+    assert not model.training  # documented: ready to evaluate
+    model = stacked_autoencoder()
+    train(model, torch.optim.NAdam(model.parameters()), nn.MSELoss(), rmse(),
+          autoencoder_batches(fashion.train_x[:64]), None, 1, max_grad_norm=0.5)
+    assert "gradient clipping at norm 0.5" in capsys.readouterr().out
+
+
+def test_evaluate_gives_the_model_its_mode_back(fashion):
+    model = stacked_autoencoder().train()
+    evaluate(model, autoencoder_batches(fashion.valid_x[:64], 32), rmse())
+    assert model.training

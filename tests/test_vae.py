@@ -104,7 +104,15 @@ def test_temperature_annealing_goes_from_one_to_a_tenth():
     assert all(a > b for a, b in zip(temps, temps[1:]))
 
 
-def test_interpolation_ends_at_both_codings():
-    a, b = torch.zeros(3), torch.ones(3)
-    path = V.interpolate_codings(a, b, 5)
-    assert torch.equal(path[0], a) and torch.equal(path[-1], b) and path[2].tolist() == [0.5] * 3
+def test_decoders_explain_codings_of_the_wrong_size():
+    with pytest.raises(ValueError, match=r"shaped \(N, 32\), got \(4, 16\)"):
+        V.VAE(codings_dim=32).decode(torch.zeros(4, 16))
+    with pytest.raises(ValueError, match="add a batch dimension"):
+        V.VAE(codings_dim=2).decode(torch.zeros(2))
+    with pytest.raises(ValueError, match=r"\(N, 32, 16\).*decode_indices"):
+        V.DiscreteVAE().decode(torch.zeros(4, 32))
+
+
+def test_float64_images_get_a_hint_to_convert_them():
+    with pytest.raises(TypeError, match=r"float64.*float32.*x.float\(\)"):
+        V.VAE()(torch.rand(2, 1, 28, 28, dtype=torch.float64))

@@ -39,7 +39,9 @@ def test_the_latent_grid_explorer_decodes_the_point_under_its_sliders(vae):
     before = image.value
     z2.value = -1.5
     assert image.value != before
-    assert explorer.figure(n=4) is not None
+    canvas = np.asarray(explorer.figure(n=4).axes[0].images[0].get_array())
+    assert canvas.shape == (4 * 28, 4 * 28)  # a 4×4 grid of decoded images, z₂ growing upwards
+    assert np.allclose(canvas[:28, :28], explorer.image_at(-2.0, 2.0), atol=1e-6)
 
 
 def test_the_trajectory_explorer_shows_each_saved_step():
