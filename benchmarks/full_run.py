@@ -1,80 +1,77 @@
-"""Run chapters at full settings outside Jupyter (for GPU machines without a notebook server).
+"""Execute chapters at full settings, as a learner's Jupyter would, and keep what they printed.
 
-    python benchmarks/full_run.py OUT_DIR 10 09 07 ...
+    python benchmarks/full_run.py OUT_DIR [NN ...] [--jobs J]
 
-Each chapter's code cells run in order in a fresh subprocess, exactly as written (the smoke setting
-off). IPython magics become no-ops; widget cells are skipped (their static figures still run). Every
-figure goes into OUT_DIR/NN.pdf and everything printed into OUT_DIR/NN.log, with per-cell timings.
+Each notebook runs top to bottom in its own kernel through nbclient (the smoke setting off,
+``TQDM_DISABLE=1`` so logs hold no progress bars). Written to OUT_DIR: the executed notebook
+``NN_name.ipynb`` (render it with ``python -m dl101.site``), ``NN.log`` with every printed line, and
+``summary.txt`` with each chapter's wall time. ``--jobs`` runs that many notebooks at once (one GPU
+can serve several small chapters; the timings are then not each chapter's alone).
 """
 from __future__ import annotations
 
-import json
+import argparse
 import os
-import re
-import subprocess
-import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WIDGET_ONLY = re.compile(r"^\s*(\w+\.widget\(\)|unit_picker\(.*\))\s*$", re.M)
 
 
-def cells(stem: str) -> list[str]:
-    nb = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text(encoding="utf-8"))
-    sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    return [re.sub(r"^(\s*)[%!].*$", r"\1pass", src, flags=re.M) for src in sources]
+def printed_text(notebook) -> str:
+    """Every stream and plain-text result of an executed notebook, cell by cell."""
+    lines = []
+    for i, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            if output.get("output_type") == "error":
+                text = f"{output['ename']}: {output['evalue']}"
+            if text:
+                lines.append(f"[cell {i}] {text.rstrip()}")
+    return "\n".join(lines) + "\n"
 
 
-def child(stem: str, out: Path) -> None:
-    """Run one chapter's cells in this process, saving figures to a PDF."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_pdf import PdfPages
+def run_one(path: Path, out: Path, timeout: int) -> tuple[str, float, str]:
+    """Execute one notebook; returns (name, seconds, "ok" or the error)."""
+    import nbformat
+    from nbclient import NotebookClient
 
-    os.chdir(ROOT / "notebooks")
-    pdf = PdfPages(out / f"{stem[:2]}.pdf")
-
-    def show(*_, **__):
-        for number in plt.get_fignums():
-            pdf.savefig(plt.figure(number), bbox_inches="tight")
-        plt.close("all")
-
-    plt.show = show
-    namespace = {"__name__": "__main__"}
-    start = time.perf_counter()
-    for i, src in enumerate(cells(stem)):
-        if WIDGET_ONLY.search(src):
-            print(f"[cell {i}] widget cell skipped", flush=True)
-            continue
-        t = time.perf_counter()
-        exec(compile(src, f"{stem}[{i}]", "exec"), namespace)
-        show()
-        if time.perf_counter() - t > 1:
-            print(f"[cell {i}] {time.perf_counter() - t:.1f} s", flush=True)
-    pdf.close()
-    print(f"[{stem}] total {time.perf_counter() - start:.1f} s", flush=True)
+    notebook = nbformat.read(path, as_version=4)
+    start, status = time.perf_counter(), "ok"
+    try:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except Exception as error:  # keep the partial notebook: it shows where it stopped
+        status = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:200]}"
+    seconds = time.perf_counter() - start
+    nbformat.write(notebook, out / path.name)
+    (out / f"{path.stem[:2]}.log").write_text(printed_text(notebook), encoding="utf-8")
+    return path.stem, seconds, status
 
 
 def main() -> int:
-    out, numbers = Path(sys.argv[1]), sys.argv[2:]
-    out.mkdir(parents=True, exist_ok=True)
-    stems = {p.stem[:2]: p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
-    status = 0
-    for number in numbers:
-        with open(out / f"{number}.log", "w") as log:
-            path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-            env = dict(os.environ, DL101_SMOKE="0", PYTHONPATH=path, TQDM_DISABLE="1")
-            code = subprocess.run([sys.executable, __file__, "--child", stems[number], str(out)],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        print(f"chapter {number}: exit {code}", flush=True)
-        status |= code
-    return status
+    """Run the chapters asked for (all by default) and write the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("chapters", nargs="*", help="two-digit chapter numbers; all when none")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = [p for p in paths if not args.chapters or p.stem[:2] in args.chapters]
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    os.environ.update(DL101_SMOKE="0", TQDM_DISABLE="1", PYTHONPATH=path)  # kernels inherit these
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda p: run_one(p, args.out, args.timeout), paths))
+    lines = [f"{name}: {seconds:.1f} s {status}" for name, seconds, status in results]
+    lines.append(f"all {len(results)} chapter(s): {time.perf_counter() - start:.1f} s with --jobs {args.jobs}")
+    (args.out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines), flush=True)
+    return 0 if all(status == "ok" for _, _, status in results) else 1
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--child":
-        child(sys.argv[2], Path(sys.argv[3]))
-        sys.exit(0)
-    sys.exit(main())
+    raise SystemExit(main())

@@ -12,10 +12,10 @@ from collections import namedtuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from dl101.data import Batches
 from dl101.modes import eval_mode
+from dl101.progress import progress as progress_bar
 
 
 class Schedule(namedtuple("Schedule", ["beta", "alpha", "alpha_bar"])):
@@ -282,7 +282,7 @@ def ddpm_sample(model: nn.Module, schedule: Schedule, n: int = 32, generator=Non
     schedule = schedule.to(next(model.parameters()).device)
     (x, step_generator), kept = _start(model, n, generator), []
     with eval_mode(model):
-        for t in tqdm(range(schedule.T, 0, -1), desc="DDPM", disable=not progress, leave=False):
+        for t in progress_bar(range(schedule.T, 0, -1), progress, desc="DDPM"):
             if keep_every and (t % keep_every == 0 or t == schedule.T):
                 kept.append((t, x.cpu()))
             steps = torch.full((n,), t, device=x.device, dtype=torch.long)
@@ -302,8 +302,8 @@ def ddim_sample(model: nn.Module, schedule: Schedule, n: int = 32, n_steps: int 
     (x, step_generator), kept = _start(model, n, generator), []
     times = ddim_timesteps(schedule.T, n_steps)
     with eval_mode(model):
-        for i, (t, t_prev) in enumerate(tqdm(list(zip(times[:-1], times[1:])), desc="DDIM",
-                                             disable=not progress, leave=False)):
+        for i, (t, t_prev) in enumerate(progress_bar(list(zip(times[:-1], times[1:])), progress,
+                                                     desc="DDIM")):
             if keep_every and i % keep_every == 0:
                 kept.append((t, x.cpu()))
             steps = torch.full((n,), t, device=x.device, dtype=torch.long)

@@ -7,10 +7,10 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dl101.graphs import fast_path
 from dl101.modes import eval_mode
+from dl101.progress import progress
 from dl101.shapes import validate_codings, validate_images
 
 
@@ -172,7 +172,7 @@ def _gan_epoch(d_step, g_step, batches, device, label: str, verbose: bool) -> tu
     if n == 0:
         raise ValueError("the batches of real images are empty: give train_gan at least one image")
     d_losses, g_losses = torch.zeros(n, device=device), torch.zeros(n, device=device)
-    bar = tqdm(batches, total=n, desc=label, leave=False, disable=None if verbose else True)
+    bar = progress(batches, verbose, total=n, desc=label)
     for i, batch in enumerate(bar):
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
         d_losses[i] = d_step(real)  # 1. D learns to tell real images from G's fakes

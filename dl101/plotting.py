@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from dl101.modes import eval_mode
+
 
 def to_numpy_image(image, value_range: tuple = (0, 1)) -> np.ndarray:
     """One image -> an (H, W) float array in [0, 1] for ``imshow``."""
@@ -61,12 +63,9 @@ def show_reconstructions(model, images: torch.Tensor, n_images: int = 5, inputs=
 
     ``inputs`` lets you feed corrupted images while showing them on top (denoising autoencoders).
     """
-    was_training = model.training
-    model.eval()
     shown = (images if inputs is None else inputs)[:n_images]
-    pred = model(shown)
-    pred = pred.output if hasattr(pred, "output") else pred
-    model.train(was_training)
+    with eval_mode(model):
+        pred = output_of(model(shown))
     fig = show_images(torch.cat([shown.cpu(), pred.cpu()]), n_cols=len(shown), value_range=value_range,
                       size=1.5, suptitle=title)
     fig.axes[0].set_title("input", fontsize=9, loc="left")

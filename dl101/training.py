@@ -12,11 +12,11 @@ from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dl101.graphs import fast_path, use_cuda_graphs
 from dl101.graphs import leaves
 from dl101.modes import eval_mode
+from dl101.progress import progress
 from dl101.shapes import validate_like_model
 
 
@@ -169,8 +169,7 @@ def _train_epoch(step, batches, metric, epoch: int, n_epochs: int, check_every: 
     n_batches = len(batches)
     losses = torch.zeros(n_batches, device=metric.device)
     metric.reset()
-    bar = tqdm(batches, total=n_batches, desc=f"Epoch {epoch + 1}/{n_epochs}", leave=False,
-               disable=None if verbose else True)  # None: tqdm decides, and TQDM_DISABLE=1 is honoured
+    bar = progress(batches, verbose, total=n_batches, desc=f"Epoch {epoch + 1}/{n_epochs}")
     for batch, (X, y) in enumerate(bar):
         if batch == 0 and epoch == 0:
             validate_batch(model, X, y)

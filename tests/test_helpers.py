@@ -36,3 +36,19 @@ def test_solution_cells_carry_nbgrader_metadata():
         for cell in cells:
             if cell["cell_type"] == "code" and "# BEGIN SOLUTION" in "".join(cell["source"]):
                 assert cell["metadata"]["nbgrader"]["solution"] is True, path.name
+
+
+def test_progress_bars_show_unless_hidden_by_argument_or_tqdm_disable(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from dl101.progress import progress
+
+    assert progress(range(2), show=False).disable is True
+    code = "from dl101.progress import progress; print(progress(range(2)).disable)"
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    hidden = subprocess.run([sys.executable, "-c", code], env=dict(env, TQDM_DISABLE="1"),
+                            capture_output=True, text=True)
+    assert shown.stdout.strip() == "False" and hidden.stdout.strip() == "True", shown.stderr + hidden.stderr
