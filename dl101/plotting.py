@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from dl101.modes import eval_mode
+from dl101.training import output_of
 
 
 def to_numpy_image(image, value_range: tuple = (0, 1)) -> np.ndarray:
