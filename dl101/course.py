@@ -140,7 +140,7 @@ def readme_text(text: str) -> str:
     return _replace_between(text, "<!-- hub-links", "<!-- end hub-links -->", hub)
 
 
-def notebook_source(stem: str, cells: list[dict]) -> list[dict]:
+def refresh_cells(stem: str, cells: list[dict]) -> list[dict]:
     """A chapter's cells with its badges and setup cell rewritten from this module."""
     title = cells[0]
     title["source"] = re.sub(r"\[!\[Open in Colab\].*?\(https://mybinder\.org/v2/[^)]*\)", lambda _: badges(stem),
@@ -166,7 +166,7 @@ def regenerate(root: Path = ROOT) -> list[Path]:
     for c in CHAPTERS:
         path = root / "notebooks" / f"{c.stem}.ipynb"
         nb = nbformat.read(path, as_version=4)
-        notebook_source(c.stem, nb.cells)
+        refresh_cells(c.stem, nb.cells)
         write(path, nbformat.writes(nb) + "\n")
     return changed
 
@@ -175,14 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: regenerate the course's derived files, or print hub links for your own hub."""
     parser = argparse.ArgumentParser(prog="python -m dl101.course", description=__doc__.splitlines()[0])
     parser.add_argument("--hub", help="print nbgitpuller links for this JupyterHub (e.g. https://hub.example.edu)")
-    parser.add_argument("--repo", default=REPO, help="owner/name of the repository learners pull (default: %(default)s)")
+    parser.add_argument("--repo", default=REPO,
+                        help="owner/name of the repository learners pull (default: %(default)s)")
     parser.add_argument("--branch", default=BRANCH, help="branch learners pull (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.hub:
         print(hub_table(args.hub, args.repo, args.branch))
         return 0
-    for path in regenerate():
+    changed = regenerate()
+    for path in changed:
         print(f"rewrote {path.relative_to(ROOT)}")
+    if not changed:
+        print("README.md, notebooks/ and binder/requirements.txt are in step with dl101/course.py")
     return 0
 
 
