@@ -70,7 +70,7 @@ def colab_notebook(path: Path):
 
     nb = nbformat.read(path, as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code")
-    setup.source, n = re.subn(r'"dl101 @ [^"]+"', f'"dl101 @ file://{ROOT}"', setup.source)
+    setup.source, n = re.subn(r'"dl101 @ [^"]+"', f'"dl101 @ {ROOT.as_uri()}"', setup.source)
     if n != 1 or "google.colab" not in setup.source:
         raise SystemExit(f"{path.name}: the setup cell has no Colab-only `%pip install \"dl101 @ ...\"` line")
     at = nb.cells.index(setup)

@@ -111,7 +111,7 @@ def test_the_colab_like_script_points_each_setup_cell_at_this_checkout():
         sources = [cell.source for cell in colab_like.colab_notebook(ROOT / "notebooks" / f"{c.stem}.ipynb").cells]
         setup = sources.index(next(s for s in sources if "google.colab\" in sys.modules" in s))
         assert sources[setup - 1] == colab_like.FAKE_COLAB and sources[setup + 1] == colab_like.AFTER_SETUP
-        assert f'"dl101 @ file://{ROOT}"' in sources[setup] and "github.com" not in sources[setup]
+        assert f'"dl101 @ {ROOT.as_uri()}"' in sources[setup] and "github.com" not in sources[setup]
 
 
 def _ipywidgets_7() -> Path:
