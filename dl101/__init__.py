@@ -6,5 +6,5 @@ a chapter asks for them.
 """
 from dl101.runtime import budget, is_smoke, pick_device, seed_everything, setup, show_source
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written; see RELEASING.md
 __all__ = ["budget", "is_smoke", "pick_device", "seed_everything", "setup", "show_source", "__version__"]
