@@ -21,28 +21,20 @@ HUB = "https://YOUR-HUB.example.org"  # placeholder: instructors put their Jupyt
 ROOT = Path(__file__).resolve().parents[1]  # the checkout (pyproject.toml, README.md, notebooks/, binder/)
 
 Chapter = namedtuple("Chapter", ["number", "stem", "title", "learn"])
-CHAPTERS = [
-    Chapter("01", "01_linear_autoencoder_pca", "Linear autoencoder = PCA",
-            "what an autoencoder is; why a linear one finds PCA's subspace, checked with principal angles"),
-    Chapter("02", "02_stacked_autoencoder", "Stacked autoencoder",
-            "deep autoencoders on Fashion-MNIST, anomaly detection (ROC AUC), t-SNE of codes, tied weights"),
-    Chapter("03", "03_convolutional_autoencoder", "Convolutional autoencoder",
-            "convolutions and transposed convolutions; why they suit images"),
-    Chapter("04", "04_recurrent_autoencoder", "Recurrent autoencoder",
-            "images as sequences of rows through LSTMs; where recurrent AEs make sense"),
-    Chapter("05", "05_denoising_autoencoder", "Denoising autoencoder",
-            "learning robust features by reconstructing clean images from dropout- or noise-corrupted ones"),
-    Chapter("06", "06_sparse_autoencoder", "Sparse autoencoder",
-            "a KL sparsity penalty, what single code units respond to"),
-    Chapter("07", "07_variational_autoencoder", "Variational autoencoder",
-            "the ELBO, the reparameterization trick, sampling and latent-space widgets"),
-    Chapter("08", "08_discrete_vae", "Discrete VAE",
-            "categorical codes with Gumbel-softmax, the straight-through estimator, temperature annealing"),
-    Chapter("09", "09_gan_dcgan", "GANs and DCGAN",
-            "the minimax game, training two networks, and how GAN training goes wrong"),
-    Chapter("10", "10_diffusion", "Diffusion models",
-            "DDPM and DDIM from scratch, checked against diffusers; Stable Diffusion's parts"),
-]
+# number | notebook | title | what you learn (one chapter per line; the README's table is made from it)
+_TABLE = """
+01 | 01_linear_autoencoder_pca | Linear autoencoder = PCA | what an autoencoder is; why a linear one finds PCA's subspace, checked with principal angles
+02 | 02_stacked_autoencoder | Stacked autoencoder | deep autoencoders on Fashion-MNIST, anomaly detection (ROC AUC), t-SNE of codes, tied weights
+03 | 03_convolutional_autoencoder | Convolutional autoencoder | convolutions and transposed convolutions; why they suit images
+04 | 04_recurrent_autoencoder | Recurrent autoencoder | images as sequences of rows through LSTMs; where recurrent AEs make sense
+05 | 05_denoising_autoencoder | Denoising autoencoder | learning robust features by reconstructing clean images from dropout- or noise-corrupted ones
+06 | 06_sparse_autoencoder | Sparse autoencoder | a KL sparsity penalty, what single code units respond to
+07 | 07_variational_autoencoder | Variational autoencoder | the ELBO, the reparameterization trick, sampling and latent-space widgets
+08 | 08_discrete_vae | Discrete VAE | categorical codes with Gumbel-softmax, the straight-through estimator, temperature annealing
+09 | 09_gan_dcgan | GANs and DCGAN | the minimax game, training two networks, and how GAN training goes wrong
+10 | 10_diffusion | Diffusion models | DDPM and DDIM from scratch, checked against diffusers; Stable Diffusion's parts
+"""
+CHAPTERS = [Chapter(*(field.strip() for field in line.split("|"))) for line in _TABLE.strip().splitlines()]
 
 
 def install_line() -> str:
