@@ -157,13 +157,14 @@ def _looked_in(name: str, data_dir) -> list[str]:
 
 def _not_found_message(name: str, data_dir, error: Exception) -> str:
     looked = "\n".join(f"  - {p}" for p in _looked_in(name, data_dir))
+    files = "the four *-ubyte(.gz) files" if name == "FashionMNIST" else "the t10k-*-ubyte(.gz) test files"
     debian = ("  3. on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist;\n" if name == "FashionMNIST"
               else f"  3. (Debian/Ubuntu have no {name} package: use 1, 2 or 4);\n")
     return (
         f"Could not find the {name} files and could not download them ({type(error).__name__}: {error}).\n"
         f"dl101 looked in:\n{looked}\n"
         "Fix it with one of these:\n"
-        f"  1. pass data_dir='path/to/data' where path/to/data/{name}/raw/ holds the four *-ubyte(.gz) files;\n"
+        f"  1. pass data_dir='path/to/data' where path/to/data/{name}/raw/ holds {files};\n"
         f"  2. set the environment variable {DATA_VARIABLE}=path/to/data (same layout);\n"
         f"{debian}"
         "  4. connect to the internet: torchvision downloads the data by itself."
