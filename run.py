@@ -37,23 +37,32 @@ def wants_cpu_torch(args: list[str]) -> bool:
     return "--cpu" in args or os.environ.get("DL101_TORCH", "").lower() == "cpu"
 
 
-def install_stamp(extras: str, cpu: bool) -> str:
-    """What the installed .venv was built from: pyproject.toml, the extras, the Python and the torch build."""
+def install_stamp(cpu: bool) -> str:
+    """What an install depends on besides the extras: pyproject.toml, the Python version and the torch build."""
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     torch_build = "cpu" if cpu else "default"
-    return f"pyproject-sha256={digest} extras={extras} python={platform.python_version()} torch={torch_build}\n"
+    return f"pyproject-sha256={digest} python={platform.python_version()} torch={torch_build}"
 
 
 def _stamp_path() -> Path:
     return VENV / STAMP_NAME
 
 
-def is_up_to_date(stamp: str) -> bool:
-    """True when .venv exists and was installed, to the end, from exactly what ``stamp`` describes."""
+def installed_extras(cpu: bool) -> set[str] | None:
+    """The extras .venv holds, if it was installed to the end from what ``install_stamp`` describes; else None."""
     try:
-        return _python().exists() and _stamp_path().read_text(encoding="utf-8") == stamp
-    except OSError:
-        return False
+        base, extras = _stamp_path().read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):  # no stamp, or one from an older run.py
+        return None
+    if not _python().exists() or base != install_stamp(cpu) or not extras.startswith("extras="):
+        return None
+    return set(extras.removeprefix("extras=").split(","))
+
+
+def is_up_to_date(extras: str, cpu: bool) -> bool:
+    """True when .venv already holds dl101 with ``extras`` (e.g. `lab` after `test`, whose extras include lab's)."""
+    installed = installed_extras(cpu)
+    return installed is not None and set(extras.split(",")) <= installed
 
 
 def pip_command(extras: str, cpu: bool) -> list[str]:
@@ -89,23 +98,23 @@ def _create_venv() -> None:
 
 def ensure_environment(extras: str, cpu: bool = False) -> Path:
     """Create .venv and install dl101 with ``extras`` into it, unless the stamp says that is already done."""
-    stamp = install_stamp(extras, cpu)
-    if is_up_to_date(stamp):
+    if is_up_to_date(extras, cpu):
         return _python()  # no pip at all: starts in seconds and works without a network
-    first = not _python().exists()
-    if first:
+    # Keep what is there (when still valid), so that alternating `lab` and `test` installs only once.
+    wanted = sorted(set(extras.split(",")) | (installed_extras(cpu) or set()))
+    if not _python().exists():
         _announce_first_install(cpu)
         _create_venv()
     else:
-        print(f"pyproject.toml, the extras or the Python version changed since {VENV} was set up: "
+        print(f"pyproject.toml, the extras, --cpu or the Python version changed since {VENV} was set up: "
               "updating it.", flush=True)
     _stamp_path().unlink(missing_ok=True)  # an interrupted update must not look finished
-    command = pip_command(extras, cpu)
+    command = pip_command(",".join(wanted), cpu)
     print("+", " ".join(command), flush=True)
     if run_child(command) != 0:
         sys.exit("The install failed (see pip's message above). Fix the cause and run the same command "
                  "again: it picks up where it stopped.")
-    _stamp_path().write_text(stamp, encoding="utf-8")  # only after pip succeeded
+    _stamp_path().write_text(f"{install_stamp(cpu)}\nextras={','.join(wanted)}\n", encoding="utf-8")
     return _python()
 
 
@@ -166,8 +175,9 @@ def main(argv: list[str]) -> int:
     try:
         return lab(cpu) if command == "lab" else test(rest, cpu)
     except KeyboardInterrupt:
-        print("\nStopped (Ctrl-C)." + ("" if is_up_to_date(install_stamp(EXTRAS[command], cpu)) else
-              " The install did not finish: run the same command again to complete it."), file=sys.stderr)
+        unfinished = "" if is_up_to_date(EXTRAS[command], cpu) else \
+            " The install did not finish: run the same command again to complete it."
+        print(f"\nStopped (Ctrl-C).{unfinished}", file=sys.stderr)
         return 128 + signal.SIGINT  # the shell's convention for "ended by Ctrl-C"
 
 

@@ -98,6 +98,28 @@ def test_a_changed_pyproject_or_other_extras_or_cpu_torch_reinstall(project):
     assert len(pip_calls(project)) == 3  # up to date again
 
 
+def load_run_py(project: Path, monkeypatch):
+    """The copied run.py as a module, using the stand-in venv."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_copy", project / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "VENV", project.parent / "venv")
+    return module
+
+
+def test_alternating_lab_and_test_installs_only_once_more(project, monkeypatch, capsys):
+    run = load_run_py(project, monkeypatch)
+    run.ensure_environment(run.EXTRAS["lab"])
+    run.ensure_environment(run.EXTRAS["test"])  # needs more extras: installs them, keeping lab's
+    run.ensure_environment(run.EXTRAS["lab"])
+    run.ensure_environment(run.EXTRAS["test"])
+    calls = pip_calls(project)
+    assert len(calls) == 2
+    assert calls[1].endswith("[browser,diffusion,lab,test]")
+
+
 def test_a_failed_install_is_retried_next_time_and_says_what_to_do(project):
     failed = run_py(project, "test", "--version", FAKE_PIP_EXIT="1")
     assert failed.returncode != 0 and "install failed" in failed.stderr
@@ -110,7 +132,6 @@ def test_ctrl_c_in_lab_stops_the_server_without_a_traceback(project):
     assert run_py(project, "test", "--version").returncode == 0  # install once
     env = {k: v for k, v in os.environ.items() if k != "DL101_TORCH"}
     env["DL101_VENV"] = str(project.parent / "venv")
-    # Only the test-extras are installed; lab's extras differ, so lab would call (fake) pip once first.
     process = subprocess.Popen([sys.executable, str(project / "run.py"), "lab"], cwd=project, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -124,3 +145,4 @@ def test_ctrl_c_in_lab_stops_the_server_without_a_traceback(project):
     assert process.returncode == 130
     assert "Stopped (Ctrl-C)" in stderr and "Traceback" not in stderr
     assert (project.parent / "server.log").read_text() == "SIGTERM\n"
+    assert len(pip_calls(project)) == 1  # test's extras include lab's: nothing to install for lab
