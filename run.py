@@ -75,7 +75,7 @@ def pip_command(extras: str, cpu: bool) -> list[str]:
 
 
 def _announce_first_install(cpu: bool) -> None:
-    """Say what the first install costs before it starts (sizes measured on Linux x86-64, 2026)."""
+    """Say what the first install costs before it starts (.venv's size measured on Linux x86-64; downloads estimated)."""
     if cpu and sys.platform != "darwin":
         print("First install, CPU-only PyTorch: downloads about 0.5 GB (PyTorch itself is about 0.2 GB) and "
               "takes a few minutes.", flush=True)
@@ -84,8 +84,8 @@ def _announce_first_install(cpu: bool) -> None:
               "build for the CPU and Apple's GPU, so --cpu changes nothing here).", flush=True)
     else:
         print("First install: downloads about 3 GB (PyTorch with its CUDA libraries; .venv ends up about "
-              "6.5 GB) and takes several minutes.\nNo NVIDIA GPU? Stop with Ctrl-C and run "
-              "`python3 run.py lab --cpu` instead: about 0.5 GB to download.", flush=True)
+              "6.5 GB) and takes several minutes.\nNo NVIDIA GPU? Stop with Ctrl-C and run the same command with "
+              "--cpu (e.g. `python3 run.py lab --cpu`): about 0.5 GB to download.", flush=True)
 
 
 def _create_venv() -> None:
@@ -122,7 +122,7 @@ def run_child(command: list[str], own_session: bool = False, **kwargs) -> int:
     """Run ``command`` and return its exit code; on Ctrl-C stop it cleanly and raise KeyboardInterrupt.
 
     pip and pytest share our terminal, so Ctrl-C reaches them too and they wind down by themselves
-    (pip never leaves a half-written package behind). With ``own_session`` (POSIX) only we get
+    (pytest still prints its summary). With ``own_session`` (POSIX) only we get
     Ctrl-C, and stop the child with SIGTERM: Jupyter then shuts its kernels down without asking
     "Shutdown this Jupyter server (y/[n])?".
     """
