@@ -75,7 +75,7 @@ def pip_command(extras: str, cpu: bool) -> list[str]:
 
 
 def _announce_first_install(cpu: bool) -> None:
-    """Say what the first install costs before it starts (.venv's size measured on Linux x86-64; downloads estimated)."""
+    """Say what the first install costs before it starts (.venv size measured on Linux; downloads estimated)."""
     if cpu and sys.platform != "darwin":
         print("First install, CPU-only PyTorch: downloads about 0.5 GB (PyTorch itself is about 0.2 GB) and "
               "takes a few minutes.", flush=True)
