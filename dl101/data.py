@@ -2,14 +2,18 @@
 
 Data are looked for in this order: an explicit directory, the ``DL101_DATA`` environment variable,
 Debian's ``/usr/share/datasets/fashion-mnist``, then torchvision's normal download. Raw ``.gz`` files
-found locally are decompressed into a cache and read with torchvision's own IDX readers, so
-torchvision never tries to download them (their gz checksums need not match its list).
+found locally are decompressed into a cache and read with ``read_idx`` below, so torchvision never
+tries to download them (their gz checksums need not match its list). Every cached file is written
+atomically and checked against its own header, so an interrupted or truncated copy is never used.
 """
 from __future__ import annotations
 
 import gzip
 import os
 import shutil
+import struct
+import tempfile
+import zlib
 from collections import namedtuple
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -30,6 +34,45 @@ FashionMNIST = namedtuple("FashionMNIST",
 
 class DataNotFoundError(FileNotFoundError):
     """Raised when a data set is in none of the places dl101 looks, and cannot be downloaded."""
+
+
+class CorruptDataError(ValueError):
+    """Raised when a data file is truncated or damaged; the message names the file and the fix."""
+
+
+IDX_UINT8 = 0x08  # the IDX type code of unsigned bytes: MNIST's and Fashion-MNIST's only type
+
+
+def _idx_header(path: Path) -> tuple[int, ...]:
+    """The dimensions an IDX file declares (magic: two zero bytes, the type code, the number of dims)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if len(head) < 4 or head[:2] != b"\0\0" or head[2] != IDX_UINT8 or not 1 <= head[3] <= 4:
+            raise CorruptDataError(f"{path} is not an IDX file of bytes (its first bytes are {head!r}, "
+                                   "expected 00 00 08 and a number of dimensions)")
+        dims = f.read(4 * head[3])
+    if len(dims) < 4 * head[3]:
+        raise CorruptDataError(f"{path} ends inside its header")
+    return struct.unpack(f">{head[3]}I", dims)
+
+
+def _check_idx(path: Path) -> tuple[int, ...]:
+    """Check that ``path`` is a whole IDX file (its size is exactly what its header implies); return its shape."""
+    shape = _idx_header(path)
+    expected = 4 + 4 * len(shape) + int(torch.Size(shape).numel())
+    actual = path.stat().st_size
+    if actual != expected:
+        raise CorruptDataError(f"{path} has {actual:,} bytes, but its header ({' x '.join(map(str, shape))} "
+                               f"bytes) implies {expected:,}: it is truncated or damaged")
+    return shape
+
+
+def read_idx(path: str | os.PathLike) -> torch.Tensor:
+    """Read an (uncompressed) IDX file of bytes, MNIST's format, as a uint8 tensor of its declared shape."""
+    path = Path(path)
+    shape = _check_idx(path)
+    payload = bytearray(path.read_bytes()[4 + 4 * len(shape):])  # bytearray: writable, no torch warning
+    return torch.frombuffer(payload, dtype=torch.uint8).reshape(shape)
 
 
 def cache_dir() -> Path:
@@ -55,8 +98,36 @@ def _find_raw(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _is_whole(path: Path) -> bool:
+    """True when ``path`` is a complete IDX file (a truncated cache file from an old run is not)."""
+    try:
+        _check_idx(path)
+        return True
+    except (OSError, CorruptDataError):
+        return False
+
+
+def _decompress_atomically(src: Path, dst: Path) -> None:
+    """Write ``src`` (gzipped or not) to ``dst`` via a temporary file, checked before it takes ``dst``'s name."""
+    opener = gzip.open if src.suffix == ".gz" else open
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    tmp = Path(tmp_name)
+    try:
+        with opener(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+        _check_idx(tmp)
+    except (EOFError, OSError, zlib.error, CorruptDataError) as error:  # gzip.BadGzipFile is an OSError
+        tmp.unlink(missing_ok=True)
+        raise CorruptDataError(
+            f"{src} is truncated or corrupt ({type(error).__name__}: {error}).\n"
+            "Replace it with a good copy (download it again; for Debian's files: sudo apt-get install "
+            "--reinstall dataset-fashion-mnist), or delete it so dl101 looks elsewhere, then run again."
+        ) from error
+    os.replace(tmp, dst)  # atomic: dst is either the old file or the whole new one, never half
+
+
 def _stage(name: str, files: Sequence[str], data_dir) -> Path | None:
-    """Copy or gunzip ``files`` into ``cache/name/raw`` from the first directory holding them all."""
+    """Decompress ``files`` into ``cache/name/raw`` from the first directory holding them all."""
     for folder in _candidates(name, data_dir):
         found = [_find_raw(folder, stem) for stem in files]
         if not all(found):
@@ -65,39 +136,66 @@ def _stage(name: str, files: Sequence[str], data_dir) -> Path | None:
         raw.mkdir(parents=True, exist_ok=True)
         for src, stem in zip(found, files):
             dst = raw / stem
-            if dst.is_file() and dst.stat().st_mtime >= src.stat().st_mtime:
+            if dst == src or (dst.is_file() and dst.stat().st_mtime >= src.stat().st_mtime and _is_whole(dst)):
                 continue
-            opener = gzip.open if src.suffix == ".gz" else open
-            with opener(src, "rb") as fin, open(dst, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
+            _decompress_atomically(src, dst)
         return cache_dir()
     return None
 
 
+def _looked_in(name: str, data_dir) -> list[str]:
+    """Every place dl101 looked for ``name``, for the error message: never an empty list."""
+    places = [str(p) for p in _candidates(name, data_dir)]
+    if not os.environ.get(DATA_VARIABLE):
+        places.append(f"${DATA_VARIABLE} (not set)")
+    if name != "FashionMNIST":
+        places.append(f"{DEBIAN_FASHION_DIR.parent} (Debian packages Fashion-MNIST only, no {name})")
+    target = Path(data_dir) if data_dir else cache_dir()
+    places.append(f"{target / name / 'raw'} (torchvision's download folder)")
+    return places
+
+
 def _not_found_message(name: str, data_dir, error: Exception) -> str:
-    looked = "\n".join(f"  - {p}" for p in _candidates(name, data_dir))
+    looked = "\n".join(f"  - {p}" for p in _looked_in(name, data_dir))
+    files = "the four *-ubyte(.gz) files" if name == "FashionMNIST" else "the t10k-*-ubyte(.gz) test files"
+    debian = ("  3. on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist;\n" if name == "FashionMNIST"
+              else f"  3. (Debian/Ubuntu have no {name} package: use 1, 2 or 4);\n")
     return (
         f"Could not find the {name} files and could not download them ({type(error).__name__}: {error}).\n"
         f"dl101 looked in:\n{looked}\n"
         "Fix it with one of these:\n"
-        f"  1. pass data_dir='path/to/data' where path/to/data/{name}/raw/ holds the four *-ubyte(.gz) files;\n"
+        f"  1. pass data_dir='path/to/data' where path/to/data/{name}/raw/ holds {files};\n"
         f"  2. set the environment variable {DATA_VARIABLE}=path/to/data (same layout);\n"
-        "  3. on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist (Fashion-MNIST only);\n"
+        f"{debian}"
         "  4. connect to the internet: torchvision downloads the data by itself."
     )
 
 
-def _torchvision_split(name: str, train: bool, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
-    """(uint8 images, labels) of one split: from local files when there are any, else downloaded."""
-    import torchvision
-    from torchvision.datasets.mnist import read_image_file, read_label_file
+def _read_pair(raw: Path, files: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 images, int64 labels) from the decompressed ``files`` in ``raw``, checked to match."""
+    images, labels = read_idx(raw / files[0]), read_idx(raw / files[1]).long()
+    if images.dim() != 3 or labels.shape != images.shape[:1]:
+        raise CorruptDataError(f"{raw}: expected N images of 28x28 and N labels, got images shaped "
+                               f"{tuple(images.shape)} and labels {tuple(labels.shape)}; the two files come "
+                               "from different data sets: replace them with a matching pair")
+    return images, labels
 
+
+def _torchvision_split(name: str, train: bool, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 images, int64 labels) of one split: from local files when there are any, else downloaded."""
     files = TRAIN_FILES if train else TEST_FILES
     root = _stage(name, files, data_dir)
-    if root is not None:  # torchvision's own readers, on the decompressed files
-        raw = root / name / "raw"
-        return read_image_file(str(raw / files[0])), read_label_file(str(raw / files[1]))
+    if root is not None:
+        return _read_pair(root / name / "raw", files)
     target = Path(data_dir) if data_dir else cache_dir()
+    raw = target / name / "raw"
+    if all(_is_whole(raw / stem) for stem in files):  # staged or downloaded before: no network needed
+        return _read_pair(raw, files)
+    for stem in files:  # a broken leftover would make torchvision skip its download and then fail
+        if (raw / stem).is_file() and not _is_whole(raw / stem):
+            (raw / stem).unlink()
+    import torchvision  # only now: its normal download path, for online learners
+
     try:
         dataset = getattr(torchvision.datasets, name)(str(target), train=train, download=True)
     except Exception as error:  # offline: urllib, HTTP or checksum errors all end here

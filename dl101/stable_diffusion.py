@@ -3,19 +3,62 @@
 ``load_text_to_image()`` loads ``stabilityai/sd-turbo``. Without the model hub (offline, or
 ``HF_HUB_OFFLINE=1`` as in CI) it says so in one line and builds a tiny, randomly initialised
 pipeline of the same structure instead, so every part can still be inspected and run: its images
-are noise. This module imports diffusers and transformers: only chapter 10 uses it.
+are noise. An unreachable hub is found by a short probe (a few seconds at most) rather than by
+diffusers' own retries. This module imports diffusers and transformers: only chapter 10 uses it.
 """
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
 
 import torch
 
 SD_TURBO = "stabilityai/sd-turbo"
+HUB_PROBE_SECONDS = 2.5  # how long to wait for the hub before calling it unreachable
+
+
+def hub_endpoint() -> str:
+    """The hub's address: ``$HF_ENDPOINT`` (a mirror) or https://huggingface.co."""
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """True when the hub answers a HEAD request within ``timeout`` seconds (proxies from the environment)."""
+    answers: list[bool] = []
+
+    def probe() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(hub_endpoint(), method="HEAD"), timeout=timeout).close()
+            answers.append(True)
+        except urllib.error.HTTPError:  # any HTTP status means something answered
+            answers.append(True)
+        except (OSError, ValueError):  # no route, no name, refused, timed out, or a malformed HF_ENDPOINT
+            answers.append(False)
+
+    # In a thread: a name lookup can hang far longer than the socket timeout, and we won't wait for it.
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answers) and answers[0]
+
+
+def _offline_requested() -> bool:
+    """True when ``HF_HUB_OFFLINE`` is set (huggingface_hub then never touches the network)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _cached_locally(model_id: str) -> bool:
+    """True when ``model_id`` was downloaded before (its model_index.json is in the local HF cache)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model_id, "model_index.json"), str)
 
 
 def _dtype_argument() -> str:
@@ -55,32 +98,42 @@ def tiny_pipeline(seed: int = 0):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, norm_num_groups=8)
-    vae = AutoencoderKL(
-        block_out_channels=(8, 8, 16, 16), in_channels=3, out_channels=3, latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        norm_num_groups=8, sample_size=64)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-        vocab_size=520, max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513))
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
-        prediction_type="epsilon", timestep_spacing="trailing", steps_offset=1)
-    with tempfile.TemporaryDirectory() as folder:
-        tokenizer = _tiny_tokenizer(Path(folder))
-    return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+    with torch.random.fork_rng(devices=[]):  # seeds its own weights; the caller's random state is untouched
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, norm_num_groups=8)
+        vae = AutoencoderKL(
+            block_out_channels=(8, 8, 16, 16), in_channels=3, out_channels=3, latent_channels=4,
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            norm_num_groups=8, sample_size=64)
+        text_encoder = CLIPTextModel(CLIPTextConfig(
+            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+            vocab_size=520, max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513))
+        scheduler = EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+            prediction_type="epsilon", timestep_spacing="trailing", steps_offset=1)
+        with tempfile.TemporaryDirectory() as folder:
+            tokenizer = _tiny_tokenizer(Path(folder))
+        return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+
+
+def _unreachable_hub_message(model_id: str) -> str:
+    return (f"The Hugging Face hub ({hub_endpoint()}) is unreachable (no answer within {HUB_PROBE_SECONDS:g} s), "
+            f"so {model_id!r} cannot be downloaded: using a tiny, randomly initialised pipeline of the same "
+            "structure instead (every part below runs, but its images are noise). For the real model, "
+            "connect to the internet (or set HF_ENDPOINT to a mirror) and run this cell again.")
 
 
 def load_text_to_image(model_id: str = SD_TURBO, device: str | torch.device = "cpu", fallback: bool = True):
     """Load a text-to-image pipeline; without the hub, fall back to ``tiny_pipeline()`` (says why).
 
     Returns ``(pipeline, is_real)``. On a GPU the real model loads in fp16 (its "fp16" variant).
+    Offline without ``HF_HUB_OFFLINE=1``, a probe of a few seconds finds out, and a model downloaded
+    before loads from the local cache.
     """
     from diffusers import AutoPipelineForText2Image
 
@@ -88,6 +141,15 @@ def load_text_to_image(model_id: str = SD_TURBO, device: str | torch.device = "c
     kwargs = {_dtype_argument(): torch.float16 if device.type == "cuda" else torch.float32}
     if device.type == "cuda":
         kwargs["variant"] = "fp16"
+    # diffusers alone would retry an unreachable hub for ~23 s, then blame a missing model_index.json.
+    if not (_offline_requested() or Path(model_id).is_dir() or hub_reachable()):
+        if _cached_locally(model_id):
+            kwargs["local_files_only"] = True  # downloaded before: no network needed
+        elif fallback:
+            print(_unreachable_hub_message(model_id))
+            return tiny_pipeline().to(device), False
+        else:
+            raise ConnectionError(_unreachable_hub_message(model_id).split(": using")[0])
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():  # a deprecation inside huggingface_hub, not ours to fix
