@@ -18,6 +18,7 @@ import argparse
 import datetime
 import html
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from dl101.runtime import is_smoke
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+")
 WIDGET_NOTE = ('<p class="dl101-widget">An interactive widget goes here: it needs a running kernel. '
                "Open this chapter in Colab or Binder (buttons at the top) to use it.</p>")
 STYLE = """
@@ -93,10 +95,8 @@ def execute(path: Path, timeout: int | None) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    # The kernel must draw inline figures (a test's MPLBACKEND=Agg would silence them), and progress
-    # bars would be widgets with nothing to show on a static page.
+    # The kernel must draw inline figures: a test's MPLBACKEND=Agg would silence them.
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env["TQDM_DISABLE"] = "1"
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute(env=env)
@@ -114,10 +114,19 @@ def hide_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _is_progress_bar(output: dict) -> bool:
+    """A tqdm bar drawn as a widget (its text reads like ``Epoch 1/1:  40%|####  | 25/63 [...]``)."""
+    return bool(PROGRESS_BAR.search("".join(output.get("data", {}).get("text/plain", ""))))
+
+
 def static_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Replace widget outputs (dead without a kernel) with a pointer to Colab and Binder."""
+    """Drop progress bars (they vanish after a live run too) and replace other widget outputs, dead
+    without a kernel, with a pointer to Colab and Binder."""
     for cell in nb.cells:
-        for output in cell.get("outputs", []):
+        if "outputs" not in cell:
+            continue
+        cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {}) or not _is_progress_bar(o)]
+        for output in cell.outputs:
             if WIDGET_MIME in output.get("data", {}):
                 output.data = nbformat.from_dict({"text/html": WIDGET_NOTE})
     nb.metadata.pop("widgets", None)
