@@ -219,7 +219,8 @@ def build(out: Path, numbers: list[str] | None = None, executed: Path | None = N
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m dl101.site OUT [NN ...] [--executed DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m dl101.site", description=__doc__.splitlines()[0])
+    summary = __doc__.split("\n\n")[0].replace("\n", " ")
+    parser = argparse.ArgumentParser(prog="python -m dl101.site", description=summary)
     parser.add_argument("out", type=Path, help="folder for the site (index.html and one page per chapter)")
     parser.add_argument("chapters", nargs="*", help="chapter numbers such as 01 07 (default: all)")
     parser.add_argument("--executed", type=Path, help="render these executed notebooks instead of running them")
