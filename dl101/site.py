@@ -35,6 +35,7 @@ from dl101.runtime import is_smoke
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:https?:)?//[^)]*\)")  # ![alt](https://...)
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+")
 WIDGET_NOTE = ('<p class="dl101-widget">An interactive widget goes here: it needs a running kernel. '
                "Open this chapter in Colab or Binder (buttons at the top) to use it.</p>")
@@ -134,9 +135,11 @@ def static_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def without_badges(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
-    """Drop the title cell's badges: their images live on the internet; the page bar has the links."""
-    title = nb.cells[0]
-    title.source = title.source.replace(course.badges(stem), "")
+    """Drop the title cell's badges, whose images live on the internet (the page bar has the links);
+    any other image from the internet becomes its alt text."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = REMOTE_IMAGE.sub(r"\1", cell.source.replace(course.badges(stem), ""))
     return nb
 
 
@@ -201,6 +204,9 @@ def build(out: Path, numbers: list[str] | None = None, executed: Path | None = N
         start = time.perf_counter()
         if executed:
             nb = nbformat.read(executed / f"{chapter.stem}.ipynb", as_version=4)
+        elif not NOTEBOOKS.is_dir():
+            raise SystemExit(f"no notebooks at {NOTEBOOKS}: build the site from a checkout of the course, "
+                             "or pass --executed with a folder of executed notebooks")
         else:
             nb = execute(NOTEBOOKS / f"{chapter.stem}.ipynb", timeout)
             if save_executed:  # with its answers: these are instructor copies

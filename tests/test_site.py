@@ -1,6 +1,7 @@
 """The rendered course: pages open from disk, show real figures and launch buttons, and hide the answers."""
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -9,6 +10,11 @@ import pytest
 from dl101 import course
 from dl101.exercises import BEGIN, END
 
+try:
+    import fcntl
+except ImportError:  # Windows: each xdist worker builds its own copy
+    fcntl = None
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILT = ["01", "07"]  # two quick chapters; 07 also has widgets (smoke setting: about half a minute)
 CHAPTERS = [c for c in course.CHAPTERS if c.number in BUILT]
@@ -16,13 +22,20 @@ CHAPTERS = [c for c in course.CHAPTERS if c.number in BUILT]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The site of the chapters in BUILT, executed in the smoke setting."""
+    """The site of the chapters in BUILT, executed in the smoke setting; built once per test run, even
+    when pytest-xdist spreads this module's tests over several workers."""
     from dl101.site import build
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DL101_SMOKE", "1")
-        out = tmp_path_factory.mktemp("site")
-        build(out, BUILT, save_executed=out / "executed")
+    base = tmp_path_factory.getbasetemp()
+    xdist = os.environ.get("PYTEST_XDIST_WORKER") and fcntl
+    shared = base.parent if xdist else base  # the parent is this run's folder, never a stale one
+    out = shared / "dl101-site"
+    with open(shared / "dl101-site.lock", "w") as lock, pytest.MonkeyPatch.context() as patch:
+        if xdist:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for this build, then reuses it
+        if not (out / "index.html").is_file():
+            patch.setenv("DL101_SMOKE", "1")
+            build(out, BUILT, save_executed=out / "executed")
     return out
 
 
