@@ -126,7 +126,8 @@ def static_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if "outputs" not in cell:
             continue
-        cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {}) or not _is_progress_bar(o)]
+        cell.outputs = [o for o in cell.outputs
+                        if WIDGET_MIME not in o.get("data", {}) or not _is_progress_bar(o)]
         for output in cell.outputs:
             if WIDGET_MIME in output.get("data", {}):
                 output.data = nbformat.from_dict({"text/html": WIDGET_NOTE})
