@@ -2,14 +2,15 @@
 
     python benchmarks/memory.py                  # every chapter, then a Markdown table for the README
     python benchmarks/memory.py 07 10            # some chapters
-    python benchmarks/memory.py --full 60 02 10  # full settings, stopped after 60 s of running
+    python benchmarks/memory.py --full 60 02 10  # full settings, up to the first cell over 60 s
     python benchmarks/memory.py --sd             # what sd-turbo's weights alone need (no download)
 
 Each notebook runs in a fresh kernel started by a fresh subprocess; once the kernel has exited, that
 subprocess reads its peak resident memory from getrusage(RUSAGE_CHILDREN): the kernel's true peak,
-not a sample. mybinder.org restarts a kernel above 2 GB. `--full N` stops a full-settings run after N
-seconds: by then the full data is loaded, the model built and training under way, so its peak is a
-lower bound on the full run's (later cells such as sampling or t-SNE may add more).
+not a sample. mybinder.org restarts a kernel above 2 GB. `--full N` runs at full settings but
+stops at the first cell that takes over N seconds (usually the first training loop): by then the full
+data is loaded and the model built, so its peak is a lower bound on the full run's (later cells may
+add more).
 """
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ def child(stem: str, timeout: int | None) -> None:
     try:
         client.execute()
     except CellTimeoutError:  # --full: stopped on purpose
-        status = f"stopped after {timeout} s"
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        stopped = next((i for i, c in enumerate(code) if c.get("execution_count") is None), len(code)) - 1
+        status = f"stopped in code cell {stopped}: {code[stopped].source.splitlines()[0][:50]}"
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux
     print(f"RESULT {peak_mb:.0f} {seconds:.0f} {status}")
@@ -97,7 +100,7 @@ def main(argv: list[str]) -> int:
     numbers = argv[2:] if full_seconds else argv
     stems = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     stems = [s for s in stems if not numbers or s[:2] in numbers]
-    setting = f"CPU, full settings, first {full_seconds} s" if full_seconds else "CPU, DL101_SMOKE=1"
+    setting = f"CPU, full settings, cells up to {full_seconds} s" if full_seconds else "CPU, DL101_SMOKE=1"
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {version('torch')} on the CPU"
     date = datetime.date.today().isoformat()
     rows, over = [], []
