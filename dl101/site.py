@@ -181,6 +181,7 @@ def index_html(chapters: list[course.Chapter], setting: str) -> str:
 <style>{STYLE}
 body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.4; }}
 td {{ padding: .4em .6em; border-bottom: 1px solid #eee; vertical-align: top; }}
+td:last-child {{ white-space: nowrap; }}
 </style></head><body>
 <h1>dl101: generative models, hands-on</h1>
 <p>Autoencoders, variational autoencoders, GANs and diffusion models, one runnable chapter each.
