@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 SD_TURBO = "stabilityai/sd-turbo"
+SD_TURBO_CPU_BYTES = 6 * 2 ** 30  # its weights alone are 4.9 GB in float32 (benchmarks/memory.py --sd)
 HUB_PROBE_SECONDS = 2.5  # how long to wait for the hub before calling it unreachable
 
 
@@ -47,6 +48,34 @@ def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
     thread.start()
     thread.join(timeout)
     return bool(answers) and answers[0]
+
+
+def memory_limit_bytes() -> int | None:
+    """The memory this process may use: the least of Binder's ``MEM_LIMIT``, the cgroup's limit and the RAM."""
+    limits = [int(os.environ["MEM_LIMIT"])] if os.environ.get("MEM_LIMIT", "").isdigit() else []
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        pass
+    return min(limits) if limits else None
+
+
+def _too_little_memory(model_id: str, device: torch.device) -> str | None:
+    """Why sd-turbo should not be loaded here (a message), or None when it fits."""
+    limit = memory_limit_bytes()
+    if model_id != SD_TURBO or device.type != "cpu" or limit is None or limit >= SD_TURBO_CPU_BYTES:
+        return None
+    return (f"This machine lets Python use {limit / 2 ** 30:.1f} GB of memory; {model_id} needs about "
+            f"{SD_TURBO_CPU_BYTES / 2 ** 30:.0f} GB on a CPU (Binder gives 2 GB, and would restart the kernel). "
+            "Using a tiny, randomly initialised pipeline of the same structure instead: every part below "
+            "runs, but its images are noise. On Colab with a GPU the real model loads.")
 
 
 def _offline_requested() -> bool:
@@ -150,6 +179,11 @@ def load_text_to_image(model_id: str = SD_TURBO, device: str | torch.device = "c
             return tiny_pipeline().to(device), False
         else:
             raise ConnectionError(_unreachable_hub_message(model_id).split(": using")[0])
+    if (reason := _too_little_memory(model_id, device)) is not None:
+        if not fallback:
+            raise MemoryError(reason.split(" Using")[0])
+        print(reason)
+        return tiny_pipeline().to(device), False
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():  # a deprecation inside huggingface_hub, not ours to fix

@@ -83,3 +83,16 @@ def test_the_tiny_pipeline_leaves_the_callers_random_state_alone_and_is_determin
     for a, b in zip(first.unet.parameters(), second.unet.parameters()):
         assert torch.equal(a, b)
     assert not torch.equal(next(SD.tiny_pipeline(seed=1).unet.parameters()), next(first.unet.parameters()))
+
+
+def test_sd_turbo_is_not_loaded_where_it_cannot_fit_like_binders_2_gb(monkeypatch, capsys):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(SD, "hub_reachable", lambda timeout=None: True)  # online, as on Binder
+    monkeypatch.setenv("MEM_LIMIT", str(2 * 2 ** 30))  # what mybinder.org sets
+    monkeypatch.setattr(AutoPipelineForText2Image, "from_pretrained", refuse_hub)
+    pipe, real = SD.load_text_to_image(device="cpu")
+    out = capsys.readouterr().out
+    assert not real and "2.0 GB" in out and "tiny" in out
+    with pytest.raises(MemoryError, match="needs about 6 GB"):
+        SD.load_text_to_image(device="cpu", fallback=False)
+    assert SD.memory_limit_bytes() <= 2 * 2 ** 30
