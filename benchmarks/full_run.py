@@ -11,6 +11,7 @@ can serve several small chapters; the timings are then not each chapter's alone)
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ def run_one(path: Path, out: Path, timeout: int) -> tuple[str, float, str]:
     except Exception as error:  # keep the partial notebook: it shows where it stopped
         status = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:200]}"
     seconds = time.perf_counter() - start
+    notebook.metadata["dl101"] = {"setting": "full", "executed": datetime.date.today().isoformat()}  # for dl101.site
     nbformat.write(notebook, out / path.name)
     (out / f"{path.stem[:2]}.log").write_text(printed_text(notebook), encoding="utf-8")
     return path.stem, seconds, status
