@@ -65,6 +65,7 @@ def main() -> int:
     paths = [p for p in paths if not args.chapters or p.stem[:2] in args.chapters]
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     os.environ.update(DL101_SMOKE="0", TQDM_DISABLE="1", PYTHONPATH=path)  # kernels inherit these
+    os.environ.pop("MPLBACKEND", None)  # kernels must draw inline figures, which Agg would silence
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda p: run_one(p, args.out, args.timeout), paths))
