@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -34,7 +35,11 @@ def test_an_unreachable_hub_is_found_within_seconds_and_the_tiny_pipeline_follow
 
 
 def test_the_probe_gives_up_after_its_timeout_even_if_the_network_hangs(monkeypatch):
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *args, **kwargs: time.sleep(30))
+    def hang(*args, **kwargs):
+        time.sleep(30)
+        raise urllib.error.URLError("no answer")
+
+    monkeypatch.setattr(urllib.request, "urlopen", hang)
     start = time.perf_counter()
     assert SD.hub_reachable(timeout=0.3) is False
     assert time.perf_counter() - start < 1.5
