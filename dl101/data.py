@@ -237,7 +237,8 @@ class Batches:
 
     ``Batches(x, y, batch_size=32, shuffle=True)`` yields ``(x_batch, y_batch)``. A ``transform``
     turns each slice into what the model needs, on the device (chapter 10 noises images this way).
-    Shuffling draws a permutation on the tensors' device: nothing goes back to the host.
+    Shuffling draws a permutation on the tensors' device from the global RNG (seed it, e.g. with
+    ``dl101.setup``, for repeatable runs): nothing goes back to the host.
     """
 
     def __init__(self, *tensors: torch.Tensor, batch_size: int = 32, shuffle: bool = False,

@@ -216,3 +216,8 @@ def test_the_same_generator_gives_the_same_images_whatever_the_global_rng(sample
 
     assert torch.equal(sample(1), sample(2))  # every step's noise comes from the generator
     assert model.training  # the sampler ran in eval mode and gave the model its mode back
+    state = torch.get_rng_state()
+    g = torch.Generator().manual_seed(5)
+    D.ddpm_sample(model, schedule, n=2, generator=g, progress=False)
+    D.ddim_sample(model, schedule, n=2, n_steps=5, eta=1.0, generator=g, progress=False)
+    assert torch.equal(torch.get_rng_state(), state)  # with a generator, the global RNG is left alone
