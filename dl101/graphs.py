@@ -105,6 +105,11 @@ class GraphedStep:
         self.graph = self.static_in = self.static_out = None
         self.failed = not enabled
 
+    @property
+    def replays(self) -> bool:
+        """True while the step is (or will be) captured and replayed; False once it runs eagerly."""
+        return not self.failed
+
     def reset(self) -> None:
         """Forget the captured graph; the next call captures a new one."""
         self.graph = self.static_in = self.static_out = None
