@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from dl101.data import Batches
+from dl101.graphs import fast_path
 from dl101.modes import eval_mode
 from dl101.progress import progress as progress_bar
 
@@ -270,44 +273,55 @@ def _start(model: nn.Module, n: int, generator: torch.Generator | None):
     return x, torch.Generator(device).manual_seed(seed)
 
 
+@contextmanager
+def _noise_predictor(model: nn.Module, cuda_graphs: bool | None) -> Iterator[Callable]:
+    """``predict(x_t, steps) -> ε̂``: the model in eval mode; on a GPU its forward pass is replayed as
+    one CUDA graph (plumbing: a small UNet otherwise spends most of its time launching kernels)."""
+    device = next(model.parameters()).device
+    with eval_mode(model), fast_path(device, cuda_graphs) as graphed:
+        yield graphed(lambda x, steps: model(DiffusionSample(x, steps)))
+
+
 @torch.no_grad()
 def ddpm_sample(model: nn.Module, schedule: Schedule, n: int = 32, generator=None,
-                keep_every: int = 0, progress: bool = True):
+                keep_every: int = 0, progress: bool = True, cuda_graphs: bool | None = None):
     """Generate ``n`` images by running all T reverse steps; returns x_0 in [-1, 1].
 
     With ``keep_every=k`` it also returns the trajectory [(t, x_t on the CPU), ...] every k steps.
     All noise comes from ``generator`` when one is given (same generator, same images), else from
-    the global RNG. The model runs in eval mode and gets its own mode back afterwards.
+    the global RNG. The model runs in eval mode and gets its own mode back afterwards. On a GPU the
+    model's forward pass is replayed as a CUDA graph (``cuda_graphs=False`` turns that off).
     """
     schedule = schedule.to(next(model.parameters()).device)
     (x, step_generator), kept = _start(model, n, generator), []
-    with eval_mode(model):
+    with _noise_predictor(model, cuda_graphs) as predict_noise:
         for t in progress_bar(range(schedule.T, 0, -1), progress, desc="DDPM"):
             if keep_every and (t % keep_every == 0 or t == schedule.T):
                 kept.append((t, x.cpu()))
             steps = torch.full((n,), t, device=x.device, dtype=torch.long)
-            x = ddpm_step(x, model(DiffusionSample(x, steps)), t, schedule, generator=step_generator)
+            x = ddpm_step(x, predict_noise(x, steps), t, schedule, generator=step_generator)
     x = x.clamp(-1, 1)
     return (x, kept + [(0, x.cpu())]) if keep_every else x
 
 
 @torch.no_grad()
 def ddim_sample(model: nn.Module, schedule: Schedule, n: int = 32, n_steps: int = 50, eta: float = 0.0,
-                generator=None, keep_every: int = 0, progress: bool = True, clip_x0: bool = True):
+                generator=None, keep_every: int = 0, progress: bool = True, clip_x0: bool = True,
+                cuda_graphs: bool | None = None):
     """Generate ``n`` images with ``n_steps`` DDIM steps; η = 0 is deterministic, η = 1 is DDPM-like.
 
-    Noise, model mode and ``keep_every`` work as in ``ddpm_sample``.
+    Noise, model mode, ``keep_every`` and ``cuda_graphs`` work as in ``ddpm_sample``.
     """
     schedule = schedule.to(next(model.parameters()).device)
     (x, step_generator), kept = _start(model, n, generator), []
     times = ddim_timesteps(schedule.T, n_steps)
-    with eval_mode(model):
+    with _noise_predictor(model, cuda_graphs) as predict_noise:
         for i, (t, t_prev) in enumerate(progress_bar(list(zip(times[:-1], times[1:])), progress,
                                                      desc="DDIM")):
             if keep_every and i % keep_every == 0:
                 kept.append((t, x.cpu()))
             steps = torch.full((n,), t, device=x.device, dtype=torch.long)
-            eps = model(DiffusionSample(x, steps))
+            eps = predict_noise(x, steps)
             x = ddim_step(x, eps, schedule.alpha_bar[t], schedule.alpha_bar[t_prev], eta, clip_x0=clip_x0,
                           generator=step_generator)
     x = x.clamp(-1, 1)

@@ -60,3 +60,21 @@ def test_graphed_gan_steps_train_both_networks(images):
     assert all(not torch.equal(a, b) for a, b in zip(g0, g.parameters()))
     assert all(not torch.equal(a, b) for a, b in zip(d0, d.parameters()))
     assert 0 < history["d_loss"][0] < 5 and all(p.requires_grad for p in d.parameters())
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_graphed_sampling_gives_the_eager_samplers_images(sampler):
+    from dl101 import diffusion as D
+
+    torch.manual_seed(0)
+    schedule, model = D.cosine_schedule(50), D.DiffusionUNet(T=50).cuda()
+
+    def sample(graphs):
+        g = torch.Generator().manual_seed(3)
+        if sampler == "ddpm":
+            return D.ddpm_sample(model, schedule, n=8, generator=g, progress=False, cuda_graphs=graphs)
+        return D.ddim_sample(model, schedule, n=8, n_steps=20, eta=0.5, generator=g, progress=False,
+                             cuda_graphs=graphs)
+
+    graphed, eager = sample(True), sample(False)
+    assert torch.allclose(graphed, eager, atol=1e-4), (graphed - eager).abs().max()
