@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import torch
 
-from dl101 import diffusion as D
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from dl101 import diffusion as D  # noqa: E402
 
 
 @torch.no_grad()
