@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dl101.modes import eval_mode
 from dl101.shapes import validate_codings, validate_images
 
 VAEOutput = namedtuple("VAEOutput", ["output", "codings_mean", "codings_logvar"])
@@ -134,3 +135,12 @@ def temperature_annealing(n_epochs: int, start: float = 1.0, end: float = 0.1):
         model.temperature = start + (end - start) * progress
 
     return callback
+
+
+
+@torch.no_grad()
+def active_dimensions(model: VAE, images: torch.Tensor, threshold: float = 0.01, batch_size: int = 1024) -> int:
+    """Latent dimensions whose posterior mean varies over ``images`` by more than ``threshold`` (Burda et al., 2016)."""
+    with eval_mode(model):
+        means = torch.cat([model.encode(images[i:i + batch_size])[0] for i in range(0, len(images), batch_size)])
+    return int((means.var(dim=0) > threshold).sum().item())
