@@ -26,7 +26,7 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-SPLIT_SEED = 42  # the seed lesson's random_split seed: same 55,000 / 5,000 split
+SPLIT_SEED = 42  # the original lesson's random_split seed: same 55,000 / 5,000 split
 
 FashionMNIST = namedtuple("FashionMNIST",
                           ["train_x", "train_y", "valid_x", "valid_y", "test_x", "test_y", "classes"])
@@ -210,7 +210,7 @@ def _as_images(data: torch.Tensor) -> torch.Tensor:
 
 def fashion_mnist(n_train: int = 55_000, n_valid: int = 5_000, n_test: int = 10_000,
                   device: str | torch.device = "cpu", data_dir=None) -> FashionMNIST:
-    """Fashion-MNIST split as the seed lesson splits it: 55,000 train / 5,000 valid / 10,000 test.
+    """Fashion-MNIST split as the original lesson splits it: 55,000 train / 5,000 valid / 10,000 test.
 
     ``n_train``, ``n_valid`` and ``n_test`` keep the first images of each split (the smoke setting
     uses this); the split itself never changes. Images are float32 in [0, 1], shaped (N, 1, 28, 28).

@@ -37,7 +37,7 @@ class Schedule(namedtuple("Schedule", ["beta", "alpha", "alpha_bar"])):
 def cosine_schedule(T: int = 4000, s: float = 0.008, max_beta: float = 0.999) -> Schedule:
     """Improved DDPM's cosine schedule (Nichol & Dhariwal 2021, eq. 17), β clipped at ``max_beta``.
 
-    ᾱ is the running product of the clipped β, so β and ᾱ agree at every t (the seed lesson took
+    ᾱ is the running product of the clipped β, so β and ᾱ agree at every t (the original lesson took
     ᾱ straight from the cosine, which disagrees with its clipped β near t = T).
     """
     t = torch.arange(T + 1, dtype=torch.float64)
@@ -145,7 +145,7 @@ def _up_block(in_dim: int, dim: int) -> nn.Sequential:
 
 
 class DiffusionUNet(nn.Module):
-    """The seed lesson's UNet: predicts the noise ε in x_t, told the step t through time adapters.
+    """The original lesson's UNet: predicts the noise ε in x_t, told the step t through time adapters.
 
     28×28 inputs are padded to 34×34 → 32×32 after the first conv; three down blocks (32, 64,
     128 channels) halve the size, three up blocks double it, with skip connections across.

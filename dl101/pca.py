@@ -17,7 +17,7 @@ def _rotation_matrix(rotvec) -> np.ndarray:
 
 
 def oval_data(m: int, seed: int = 42) -> torch.Tensor:
-    """``m`` noisy points around a tilted 3-D oval (the seed lesson's data set), float32 (m, 3)."""
+    """``m`` noisy points around a tilted 3-D oval (the original lesson's data set), float32 (m, 3)."""
     rng = np.random.default_rng(seed)
     angles = (rng.random(m) ** 3 + 0.5) * 2 * np.pi  # uneven: denser on one side of the oval
     X = np.zeros((m, 3))

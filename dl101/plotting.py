@@ -27,7 +27,7 @@ def to_numpy_image(image, value_range: tuple = (0, 1)) -> np.ndarray:
 
 
 def show_image(image, ax=None, value_range: tuple = (0, 1), title: str | None = None):
-    """Draw one gray image without axes (dark ink on white, like the seed's figures)."""
+    """Draw one gray image without axes (dark ink on white, like the original lesson's figures)."""
     ax = ax or plt.gca()
     ax.imshow(to_numpy_image(image, value_range), cmap="binary", vmin=0, vmax=1)
     ax.axis("off")

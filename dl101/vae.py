@@ -56,7 +56,7 @@ class VAE(nn.Module):
 
 
 def vae_loss(y_pred: VAEOutput, y: torch.Tensor, kl_weight: float = 1.0) -> torch.Tensor:
-    """Negative ELBO as the seed scales it: per-pixel MSE + KL / 784 (both per pixel)."""
+    """Negative ELBO as the original lesson scales it: per-pixel MSE + KL / 784 (both per pixel)."""
     kl = gaussian_kl(y_pred.codings_mean, y_pred.codings_logvar)
     return F.mse_loss(y_pred.output, y) + kl_weight * kl.mean() / PIXELS
 
@@ -122,7 +122,7 @@ def categorical_kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
 
 
 def discrete_vae_loss(y_pred: DiscreteVAEOutput, y: torch.Tensor, kl_weight: float = 1.0) -> torch.Tensor:
-    """Per-pixel MSE + KL to the uniform prior / 784, as the seed scales it."""
+    """Per-pixel MSE + KL to the uniform prior / 784, as the original lesson scales it."""
     kl = categorical_kl_to_uniform(y_pred.logits)
     return F.mse_loss(y_pred.output, y) + kl_weight * kl.mean() / PIXELS
 

@@ -76,3 +76,10 @@ def test_every_dl101_environment_variable_is_explained_in_the_readme():
     documented = set(re.findall(r"^\| `(DL101_[A-Z_]+)` \|", readme, flags=re.M))
     assert used, "found no DL101_ variable at all: the search is broken"
     assert used <= documented, f"not in README's Settings table: {sorted(used - documented)}"
+
+
+def test_no_notebook_or_printed_source_says_seed_lesson():
+    """Learners meet "the original lesson", named once per chapter; "seed lesson" is our jargon."""
+    places = [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("dl101/*.py")]
+    offenders = [p.name for p in places if "seed lesson" in p.read_text(encoding="utf-8").lower()]
+    assert not offenders, offenders
