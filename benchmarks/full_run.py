@@ -33,7 +33,7 @@ def printed_text(notebook) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_one(path: Path, out: Path, timeout: int) -> tuple[str, float, str]:
+def run_one(path: Path, out: Path, timeout: int, jobs: int = 1) -> tuple[str, float, str]:
     """Execute one notebook; returns (name, seconds, "ok" or the error)."""
     import nbformat
     from nbclient import NotebookClient
@@ -46,7 +46,8 @@ def run_one(path: Path, out: Path, timeout: int) -> tuple[str, float, str]:
     except Exception as error:  # keep the partial notebook: it shows where it stopped
         status = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:200]}"
     seconds = time.perf_counter() - start
-    notebook.metadata["dl101"] = {"setting": "full", "executed": datetime.date.today().isoformat()}  # for dl101.site
+    setting = "full settings" + (f", {jobs} chapters at a time on one device" if jobs > 1 else "")
+    notebook.metadata["dl101"] = {"setting": setting, "executed": datetime.date.today().isoformat()}  # dl101.site
     nbformat.write(notebook, out / path.name)
     (out / f"{path.stem[:2]}.log").write_text(printed_text(notebook), encoding="utf-8")
     return path.stem, seconds, status
@@ -69,7 +70,7 @@ def main() -> int:
     os.environ.pop("MPLBACKEND", None)  # kernels must draw inline figures, which Agg would silence
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda p: run_one(p, args.out, args.timeout), paths))
+        results = list(pool.map(lambda p: run_one(p, args.out, args.timeout, args.jobs), paths))
     lines = [f"{name}: {seconds:.1f} s {status}" for name, seconds, status in results]
     lines.append(f"all {len(results)} chapter(s): {time.perf_counter() - start:.1f} s with --jobs {args.jobs}")
     (args.out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

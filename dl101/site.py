@@ -155,6 +155,9 @@ def page_bar(chapter: course.Chapter, setting: str | None) -> str:
     if setting and setting.startswith("smoke"):
         parts.append('<span class="dl101-note">Executed in the smoke setting: tiny data and few epochs, so '
                      "these figures are not the chapter's results.</span>")
+    elif setting and "at a time" in setting:  # benchmarks/full_run.py --jobs N
+        parts.append(f'<span class="dl101-note">Executed at {html.escape(setting)}: printed times include '
+                     "waiting for the other chapters.</span>")
     return f'<nav class="dl101-bar">{"".join(parts)}</nav>'
 
 
@@ -185,7 +188,7 @@ td:last-child {{ white-space: nowrap; }}
 </style></head><body>
 <h1>dl101: generative models, hands-on</h1>
 <p>Autoencoders, variational autoencoders, GANs and diffusion models, one runnable chapter each.
-These pages were executed in the <b>{html.escape(setting)}</b> setting; the exercises are shown without
+These pages were executed with these settings: <b>{html.escape(setting)}</b>. The exercises are shown without
 their answers. Open a chapter in Colab or Binder to run it yourself.</p>
 <table>{rows}</table>
 </body></html>
