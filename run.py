@@ -159,7 +159,7 @@ def test(pytest_args: list[str], cpu: bool) -> int:
     """Run unit tests and every notebook (DL101_SMOKE=1) with two workers."""
     python = ensure_environment(EXTRAS["test"], cpu)
     env = dict(os.environ, DL101_SMOKE="1", HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    args = pytest_args or ["tests", "notebooks", "--nbmake", "--nbmake-timeout=600", "-n", "2",
+    args = pytest_args or ["tests", "solutions", "--nbmake", "--nbmake-timeout=600", "-n", "2",
                            "--durations=15"]
     return run_child([str(python), "-m", "pytest", *args], cwd=ROOT, env=env)
 

@@ -63,7 +63,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    by_number = {p.stem[:2]: p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
+    by_number = {p.stem[:2]: p for p in sorted((ROOT / "solutions").glob("*.ipynb"))}
     paths = [by_number[n] for n in args.chapters] if args.chapters else list(by_number.values())  # given order
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     os.environ.update(DL101_SMOKE="0", TQDM_DISABLE="1", PYTHONPATH=path)  # kernels inherit these

@@ -34,9 +34,9 @@ def child(stem: str, timeout: int | None) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError
 
-    nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / f"{stem}.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=timeout or 1800, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
+                            resources={"metadata": {"path": str(ROOT / "solutions")}})
     start, status = time.perf_counter(), "ran"
     try:
         client.execute()
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
         return 0
     full_seconds = int(argv[1]) if argv[:1] == ["--full"] else None
     numbers = argv[2:] if full_seconds else argv
-    stems = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    stems = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
     stems = [s for s in stems if not numbers or s[:2] in numbers]
     setting = f"CPU, full settings, cells up to {full_seconds} s" if full_seconds else "CPU, DL101_SMOKE=1"
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {version('torch')} on the CPU"

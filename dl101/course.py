@@ -18,7 +18,7 @@ REPO = "dl101-course/dl101"  # GitHub owner/name: change it here and rerun `pyth
 BRANCH = "main"  # where development happens; nbgitpuller follows a branch (it cannot pull a tag)
 TAG = f"v{__version__}"  # the release learners get: Colab and Binder open and install this tag
 HUB = "https://YOUR-HUB.example.org"  # placeholder: instructors put their JupyterHub's address here
-ROOT = Path(__file__).resolve().parents[1]  # the checkout (pyproject.toml, README.md, notebooks/, binder/)
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (pyproject.toml, README.md, solutions/, notebooks/, binder/)
 
 Chapter = namedtuple("Chapter", ["number", "stem", "title", "learn"])
 # number | notebook | title | what you learn (one chapter per line; the README's table is made from it)
@@ -143,8 +143,11 @@ def refresh_cells(stem: str, cells: list[dict]) -> list[dict]:
 
 
 def regenerate(root: Path = ROOT) -> list[Path]:
-    """Rewrite README, notebooks and binder/requirements.txt from this module; return the files changed."""
+    """Rewrite README, the instructor copies (solutions/), the learner copies generated from them
+    (notebooks/) and binder/requirements.txt from this module; return the files changed."""
     import nbformat
+
+    from dl101.student import write_student_copies
 
     changed = []
 
@@ -156,10 +159,11 @@ def regenerate(root: Path = ROOT) -> list[Path]:
     write(root / "README.md", readme_text((root / "README.md").read_text(encoding="utf-8")))
     write(root / "binder" / "requirements.txt", binder_requirements(root))
     for c in CHAPTERS:
-        path = root / "notebooks" / f"{c.stem}.ipynb"
+        path = root / "solutions" / f"{c.stem}.ipynb"
         nb = nbformat.read(path, as_version=4)
         refresh_cells(c.stem, nb.cells)
         write(path, nbformat.writes(nb) + "\n")
+    changed += write_student_copies(root / "solutions", root / "notebooks")
     return changed
 
 
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in changed:
         print(f"rewrote {path.relative_to(ROOT)}")
     if not changed:
-        print("README.md, notebooks/ and binder/requirements.txt are in step with dl101/course.py")
+        print("README.md, solutions/, notebooks/ and binder/requirements.txt are in step with dl101/course.py")
     return 0
 
 

@@ -1,12 +1,17 @@
 """What every exercise checker shares: the ``Incorrect`` verdict, the ✔ message and tolerances.
 
-The checkers themselves live in ``dl101.checks``; student copies are written by ``dl101.student``.
+The checkers themselves live in ``dl101.checks``; learner copies are written by ``dl101.student``.
 """
 from __future__ import annotations
 
 
 class Incorrect(AssertionError):
     """A checker's verdict that an answer is wrong, with a hint on what to look at."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython and Jupyter show these lines instead of the traceback, so a learner reads the hint,
+        # not the checker's own code (which would hold the reference computation).
+        return [f"\x1b[0;31m✘ Not yet.\x1b[0m {self}"]
 
 
 def correct(message: str) -> None:

@@ -30,10 +30,10 @@ from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
 from dl101 import course
-from dl101.student import BEGIN, strip_solution
+from dl101.student import learner_cell
 from dl101.runtime import is_smoke
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "solutions"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:https?:)?//[^)]*\)")  # ![alt](https://...)
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+")
@@ -107,11 +107,11 @@ def execute(path: Path, timeout: int | None) -> nbformat.NotebookNode:
 
 
 def hide_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Show each exercise as the student copy does: the solution replaced, the cell's outputs cleared."""
+    """Show each exercise as the learner copy does: no solution, no hidden test, and an exercise's cells
+    without their outputs (a graded cell's ✔ would tell the answer was accepted)."""
     for cell in nb.cells:
-        if cell.cell_type == "code" and BEGIN in cell.source:
-            cell.source = strip_solution(cell.source)
-            cell.outputs, cell.execution_count = [], None
+        if "nbgrader" in cell.get("metadata", {}) or "BEGIN SOLUTION" in cell.source:
+            learner_cell(cell)
     return nb
 
 
@@ -161,9 +161,10 @@ def page_bar(chapter: course.Chapter, setting: str | None) -> str:
     return f'<nav class="dl101-bar">{"".join(parts)}</nav>'
 
 
-def chapter_html(nb: nbformat.NotebookNode, chapter: course.Chapter) -> str:
-    """One chapter's page, from its executed instructor notebook."""
-    nb = static_widgets(hide_solutions(without_badges(nb, chapter.stem)))
+def chapter_html(nb: nbformat.NotebookNode, chapter: course.Chapter, answer_key: bool = False) -> str:
+    """One chapter's page, from its executed instructor notebook (with its answers for an answer key)."""
+    nb = without_badges(nb, chapter.stem)
+    nb = static_widgets(nb if answer_key else hide_solutions(nb))
     setting = nb.metadata.get("dl101", {}).get("setting")
     resources = {"metadata": {"name": f"{chapter.number} · {chapter.title}"}, "dl101_style": STYLE,
                  "dl101_bar": page_bar(chapter, setting)}
@@ -173,12 +174,14 @@ def chapter_html(nb: nbformat.NotebookNode, chapter: course.Chapter) -> str:
     return body
 
 
-def index_html(chapters: list[course.Chapter], setting: str) -> str:
+def index_html(chapters: list[course.Chapter], setting: str, answer_key: bool = False) -> str:
     """The start page: every chapter with its launch buttons."""
     rows = "".join(
         f'<tr><td>{c.number}</td><td><a href="{c.stem}.html">{html.escape(c.title)}</a></td>'
         f"<td>{html.escape(c.learn)}</td><td>{_button('Colab', course.colab_url(c.stem))} "
         f"{_button('Binder', course.binder_url(c.stem))}</td></tr>" for c in chapters)
+    shown = ("<b>Answer key</b>: the exercises are shown with their solutions and hidden tests" if answer_key
+             else "The exercises are shown without their answers")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>dl101: generative models, hands-on</title>
 <style>{STYLE}
@@ -188,17 +191,16 @@ td:last-child {{ white-space: nowrap; }}
 </style></head><body>
 <h1>dl101: generative models, hands-on</h1>
 <p>Autoencoders, variational autoencoders, GANs and diffusion models, one runnable chapter each.
-These pages were executed with these settings: <b>{html.escape(setting)}</b>. The exercises are shown without
-their answers. Open a chapter in Colab or Binder to run it yourself.</p>
+These pages were executed with these settings: <b>{html.escape(setting)}</b>. {shown}. Open a chapter in Colab or Binder to run it yourself.</p>
 <table>{rows}</table>
 </body></html>
 """
 
 
 def build(out: Path, numbers: list[str] | None = None, executed: Path | None = None,
-          timeout: int | None = 1800, save_executed: Path | None = None) -> list[Path]:
+          timeout: int | None = 1800, save_executed: Path | None = None, answer_key: bool = False) -> list[Path]:
     """Write the site into ``out``: executing each chapter (kept in ``save_executed``), or reading it from
-    ``executed``."""
+    ``executed``; ``answer_key`` shows the solutions and hidden tests (for instructors)."""
     chapters = [c for c in course.CHAPTERS if not numbers or c.number in numbers]
     if numbers and len(chapters) != len(numbers):
         known = ", ".join(c.number for c in course.CHAPTERS)
@@ -219,12 +221,11 @@ def build(out: Path, numbers: list[str] | None = None, executed: Path | None = N
                 nbformat.write(nb, save_executed / f"{chapter.stem}.ipynb")
         settings.add(nb.metadata.get("dl101", {}).get("setting", "executed elsewhere"))
         page = out / f"{chapter.stem}.html"
-        page.write_text(chapter_html(nb, chapter), encoding="utf-8")
+        page.write_text(chapter_html(nb, chapter, answer_key), encoding="utf-8")
         written.append(page)
         print(f"{page}  ({time.perf_counter() - start:.0f} s)", flush=True)
     index = out / "index.html"
-    index.write_text(index_html(chapters, " / ".join(sorted(settings))),
-                     encoding="utf-8")
+    index.write_text(index_html(chapters, " / ".join(sorted(settings)), answer_key), encoding="utf-8")
     return [index, *written]
 
 

@@ -128,7 +128,7 @@ def inside(stems: list[str]) -> int:
                       DL101_CACHE=str(Path(sys.prefix) / "dl101-cache"))
     os.environ.pop("PYTHONPATH", None)  # dl101 must come from what the setup cell installed
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, as on Colab
-    paths = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if not stems or p.stem[:2] in stems]
+    paths = [p for p in sorted((ROOT / "solutions").glob("*.ipynb")) if not stems or p.stem[:2] in stems]
     results = []
     for path in paths:
         passed, setup_s, total_s, note = run_notebook(path)

@@ -46,7 +46,7 @@ def _free_port() -> int:
 @pytest.fixture
 def jupyter_lab(tmp_path):
     _require_browser()
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)  # the run's outputs stay out of the repo
+    shutil.copy(ROOT / "solutions" / NOTEBOOK, tmp_path / NOTEBOOK)  # the run's outputs stay out of the repo
     port, token = _free_port(), "dl101-test"
     env = dict(os.environ, DL101_SMOKE="1", HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
     server = subprocess.Popen(

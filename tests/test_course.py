@@ -9,7 +9,7 @@ from dl101 import course
 from dl101.student import BEGIN, END
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 
 def _cells(path):

@@ -30,7 +30,7 @@ def test_png_bytes_are_an_enlarged_png():
 
 
 def test_solution_cells_carry_nbgrader_metadata():
-    root = Path(__file__).resolve().parents[1] / "notebooks"
+    root = Path(__file__).resolve().parents[1] / "solutions"
     for path in sorted(root.glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         for cell in cells:

@@ -1,0 +1,143 @@
+"""Checkers for the autoencoders chapters' exercises."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from dl101.checks._base import Choice, QUESTIONS, as_count, as_number, as_tensor, own_random_state
+from dl101.exercises import Incorrect, close_enough, correct, require
+from dl101.modes import eval_mode
+
+
+# Chapter 01 ---------------------------------------------------------------------------------------
+def check_explained_variance(answer, X) -> None:
+    """The fraction of X's variance kept by the top-2 principal components."""
+    from sklearn.decomposition import PCA
+
+    got = as_number(answer, "explained")
+    want = PCA(n_components=2).fit(torch.as_tensor(X).cpu().numpy()).explained_variance_ratio_.sum()
+    require(0 < got <= 1, f"a fraction of variance lies in (0, 1]; got {got:.4f}")
+    require(close_enough(got, want, 0.01),
+            f"expected {want:.4f}, got {got:.4f}. Divide the variance of the projections onto the two "
+            "components by the total variance of the centred data (sum over the 3 features).")
+    return correct(f"the 2-D plane keeps {got:.1%} of the variance.")
+
+
+def check_first_component(direction, X, tolerance_degrees: float = 5.0) -> None:
+    """A 3-d direction that should match PCA's first principal component (up to sign)."""
+    from sklearn.decomposition import PCA
+
+    d = as_tensor(torch.as_tensor(direction, dtype=torch.float32).flatten().cpu(), "direction", (3,))
+    require(d.norm() > 0, "the direction is the zero vector")
+    pc1 = torch.as_tensor(PCA(n_components=1).fit(torch.as_tensor(X).cpu().numpy()).components_[0],
+                          dtype=torch.float32)
+    cos = (d @ pc1).abs() / d.norm()
+    angle = math.degrees(math.acos(min(float(cos), 1.0)))
+    require(angle <= tolerance_degrees,
+            f"your direction is {angle:.1f}° away from PCA's first component. With a 1-d code the "
+            "decoder's weight column (decoder.weight[:, 0]) spans the line the autoencoder learned; "
+            "train longer or with a smaller learning rate if it is still off.")
+    return correct(f"{angle:.2f}° from PCA's first component.")
+
+
+# Chapter 02 ---------------------------------------------------------------------------------------
+def check_anomaly_threshold(threshold, fashion_errors: torch.Tensor, target: float = 0.05) -> None:
+    """A threshold that flags about ``target`` of the (normal) Fashion-MNIST images."""
+    t = as_number(threshold, "threshold")
+    flagged = float((fashion_errors > t).float().mean())
+    require(abs(flagged - target) <= 0.01,
+            f"your threshold {t:.5f} flags {flagged:.1%} of Fashion-MNIST images; aim for "
+            f"{target:.0%}. Hint: torch.quantile(errors, {1 - target}) is the error below which "
+            f"{1 - target:.0%} of the images fall.")
+    return correct(f"{flagged:.1%} of normal images flagged.")
+
+
+def check_tied_savings(n_saved, stacked, tied) -> None:
+    """How many parameters the tied autoencoder saves over the stacked one."""
+    got = as_count(n_saved, "n_saved")
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    want = count(stacked) - count(tied)
+    require(got == want, f"expected {want:,} parameters saved, got {got:,}. Count with "
+                         "sum(p.numel() for p in model.parameters()) for both models and subtract.")
+    return correct(f"tying saves {want:,} weights: the decoder's two weight matrices.")
+
+
+# Chapters 03-04 -----------------------------------------------------------------------------------
+def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> None:
+    """An autoencoder mapping images to ``codings_dim`` codes and back to (N, 1, 28, 28) in [0, 1]."""
+    with torch.no_grad(), eval_mode(model):
+        out = model(images[:8])
+    require(hasattr(out, "output") and hasattr(out, "codings"),
+            "the model should return AEOutput(output, codings); wrap it with "
+            "dl101.autoencoders.Autoencoder(encoder, decoder)")
+    require(tuple(out.codings.shape) == (len(images[:8]), codings_dim),
+            f"codings should be shaped (N, {codings_dim}), got {tuple(out.codings.shape)}")
+    require(tuple(out.output.shape) == tuple(images[:8].shape),
+            f"reconstructions should be shaped {tuple(images[:8].shape)}, got {tuple(out.output.shape)}")
+    require(float(out.output.min()) >= 0 and float(out.output.max()) <= 1,
+            "reconstructions should lie in [0, 1] like the pixels: end the decoder with nn.Sigmoid()")
+    return correct(f"images -> {codings_dim} codes -> images.")
+
+
+def check_columns_as_sequence(transformed, images: torch.Tensor) -> None:
+    """Images turned so that an LSTM reading rows reads the original columns."""
+    t = as_tensor(transformed, "transformed", images.shape)
+    require(torch.equal(t, images.transpose(2, 3).cpu().float()),
+            "the LSTM reads the last dimension as features and the one before as time: swap the "
+            "row and column dimensions (2 and 3) of the (N, 1, 28, 28) tensor")
+    return correct("the LSTM now reads the image column by column.")
+
+
+# Chapter 05 ---------------------------------------------------------------------------------------
+def check_salt_and_pepper(layer_class) -> None:
+    """A corruption layer setting a fraction ``p`` of pixels to 0 or 1 in training, identity in eval."""
+    layer = layer_class(0.2)
+    x = torch.full((64, 1, 28, 28), 0.5)
+    layer.train()
+    with own_random_state():
+        y = layer(x)
+    require(isinstance(y, torch.Tensor) and y.shape == x.shape, "the layer must return a tensor shaped like its input")
+    changed = (y != x).float().mean().item()
+    require(abs(changed - 0.2) < 0.03, f"with p=0.2 about 20% of pixels should change, {changed:.1%} did")
+    require(bool(((y == x) | (y == 0) | (y == 1)).all()), "changed pixels must become exactly 0 or 1")
+    require(0.3 < (y == 1).float().sum().item() / max((y != x).float().sum().item(), 1) < 0.7,
+            "salt (1) and pepper (0) should be about equally frequent")
+    layer.eval()
+    require(torch.equal(layer(x), x), "in eval mode the layer must return its input unchanged")
+    return correct("salt-and-pepper noise in training, identity in eval.")
+
+
+def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor) -> None:
+    """RMSE between clean images and the model's reconstructions of their noisy versions."""
+    got = as_number(answer, "rmse")
+    with torch.no_grad(), eval_mode(model):
+        want = (model(noisy).output - clean).square().mean().sqrt().item()
+    require(close_enough(got, want, 0.01),
+            f"expected {want:.4f}, got {got:.4f}. Feed the NOISY images, compare with the CLEAN ones, "
+            "in eval mode (model.eval()), and take the square root of the mean squared error.")
+    return correct(f"RMSE {got:.4f} against the clean images.")
+
+
+# Chapter 06 ---------------------------------------------------------------------------------------
+def check_l1_penalty(fn) -> None:
+    """An L1 sparsity penalty: the mean absolute code activation."""
+    codings = torch.rand(16, 256, generator=torch.Generator().manual_seed(0))
+    with own_random_state():
+        got = as_number(fn(codings), "penalty")
+    want = codings.abs().mean().item()
+    require(close_enough(got, want, 1e-4),
+            f"expected the mean absolute activation {want:.5f}, got {got:.5f}")
+    return correct("the L1 penalty pushes every activation towards 0, unlike KL which targets p.")
+
+
+def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tensor, cls: int) -> None:
+    """The code unit with the highest mean activation on images of class ``cls``."""
+    got = int(as_number(unit, "unit"))
+    with torch.no_grad(), eval_mode(model):
+        means = model(images[labels == cls]).codings.mean(0)
+    want = int(means.argmax())
+    require(got == want, f"unit {got} has mean activation {means[got]:.3f} on this class; unit "
+                         f"{want} has {means[want]:.3f}. Average codings over the class, then argmax.")
+    return correct(f"unit {want} fires most (mean {means[want]:.3f}) for this class.")
