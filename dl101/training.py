@@ -77,7 +77,7 @@ def _lr_factor(schedule, epoch: int, n_epochs: int) -> float:
 
 
 def metric_name(metric) -> str:
-    """A short label for a torchmetrics metric ("RMSE" for MeanSquaredError(squared=False))."""
+    """A short label for a metric ("RMSE" for dl101.metrics.RMSE and MeanSquaredError(squared=False))."""
     name = type(metric).__name__
     if name == "MeanSquaredError" and not getattr(metric, "squared", True):
         return "RMSE"
