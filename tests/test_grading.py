@@ -100,7 +100,7 @@ def test_learner_copies_hold_no_answers_hidden_tests_or_wrong_answers(path):
     instructor = nbformat.read(path, as_version=4)
     text = (ROOT / "notebooks" / path.name).read_text(encoding="utf-8")
     learner = nbformat.reads(text, as_version=4)
-    code = "\n".join(c.source for c in learner.cells)
+    code = {line.strip() for c in learner.cells for line in c.source.splitlines()}
     answers = _block_lines(instructor, student.BEGIN, student.END)
     hidden = _block_lines(instructor, student.BEGIN_HIDDEN, student.END_HIDDEN)
     assert answers and not [line for line in answers if line in code]
