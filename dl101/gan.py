@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from typing import Callable
 
 import torch
 from torch import nn
@@ -129,8 +130,11 @@ def generate(generator: nn.Module, codings: torch.Tensor) -> torch.Tensor:
 def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_dim: int,
               n_epochs: int = 20, g_lr: float = 1e-3, d_lr: float = 5e-4, *, n_samples: int = 32,
               sample_every: int = 5, seed: int = 0, cuda_graphs: bool | None = None,
-              verbose: bool = True) -> GANHistory:
+              verbose: bool = True, d_step_fn: Callable | None = None) -> GANHistory:
     """Alternate one D step and one G step per batch; keep samples of one fixed noise batch.
+
+    ``d_step_fn`` replaces ``discriminator_step`` (same arguments, returns D's loss), e.g. with a
+    variant of the loss; it runs inside the step's CUDA graph, so it must not sync with the host.
 
     The fixed noise comes from its own generator seeded with ``seed``; the training noise from the
     global RNG. Both networks train in train mode and are left in **eval mode**, like ``train()``
@@ -143,7 +147,8 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_d
     history, epoch = GANHistory(), 0
     history.batches_per_epoch = len(batches)
     with fast_path(device, cuda_graphs, g_opt, d_opt) as graphed:
-        d_step = graphed(lambda real: discriminator_step(generator, discriminator, d_opt, real, codings_dim))
+        d_update = d_step_fn or discriminator_step
+        d_step = graphed(lambda real: d_update(generator, discriminator, d_opt, real, codings_dim))
         g_step = graphed(lambda real: generator_step(generator, discriminator, g_opt, len(real), codings_dim,
                                                      device))
         try:
