@@ -130,9 +130,11 @@ def generate(generator: nn.Module, codings: torch.Tensor) -> torch.Tensor:
 def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_dim: int,
               n_epochs: int = 20, g_lr: float = 1e-3, d_lr: float = 5e-4, *, n_samples: int = 32,
               sample_every: int = 5, seed: int = 0, cuda_graphs: bool | None = None,
-              verbose: bool = True, d_step_fn: Callable | None = None) -> GANHistory:
+              verbose: bool = True, d_step_fn: Callable | None = None,
+              betas: tuple[float, float] = (0.9, 0.999)) -> GANHistory:
     """Alternate one D step and one G step per batch; keep samples of one fixed noise batch.
 
+    Both networks use NAdam with ``betas`` (the DCGAN paper's β1 = 0.5 is ``betas=(0.5, 0.999)``).
     ``d_step_fn`` replaces ``discriminator_step`` (same arguments, returns D's loss), e.g. with a
     variant of the loss; it runs inside the step's CUDA graph, so it must not sync with the host.
 
@@ -141,8 +143,8 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_d
     leaves its model. On CUDA each step is replayed as a CUDA graph (see ``dl101.graphs``).
     """
     device = next(generator.parameters()).device
-    g_opt = torch.optim.NAdam(generator.parameters(), lr=g_lr)
-    d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr)
+    g_opt = torch.optim.NAdam(generator.parameters(), lr=g_lr, betas=betas)
+    d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr, betas=betas)
     fixed = torch.randn(n_samples, codings_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     history, epoch = GANHistory(), 0
     history.batches_per_epoch = len(batches)

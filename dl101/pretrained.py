@@ -44,6 +44,7 @@ class PretrainedError(ValueError):
 def _builders() -> dict[str, Callable[[], nn.Module]]:
     """How to build each shipped model: the same classes and arguments as its chapter."""
     from dl101 import gan, vae
+    from dl101.classifier import FashionClassifier
     from dl101.autoencoders import (GaussianNoise, RecurrentAutoencoder, TiedAutoencoder, conv_autoencoder,
                                     denoising_autoencoder, sparse_autoencoder, stacked_autoencoder)
     from dl101.diffusion import DiffusionUNet
@@ -68,6 +69,7 @@ def _builders() -> dict[str, Callable[[], nn.Module]]:
         "09-dcgan": gan_pair(lambda: gan.dcgan_generator(100), gan.dcgan_discriminator),
         "09-dcgan-collapsed": gan_pair(lambda: gan.dcgan_generator(100), gan.dcgan_discriminator),
         "10-unet": lambda: DiffusionUNet(T=4000),
+        "classifier": FashionClassifier,
     }
 
 

@@ -29,13 +29,10 @@ def data():
 @pytest.fixture(scope="session")
 def classifier(data):
     """The shipped pretrained classifier when dl101 has one, else one trained here in a few seconds."""
-    try:
-        from dl101.pretrained import load_pretrained
-    except ImportError as error:  # no such module, or no load_pretrained in it yet
-        if error.name != "dl101.pretrained":
-            raise
-    else:
-        return load_pretrained("classifier")
+    from dl101 import pretrained
+
+    if "classifier" in pretrained.manifest()["models"]:
+        return pretrained.load("classifier")
     with torch.random.fork_rng(devices=[]):  # repeatable, and the session's own random state untouched
         torch.manual_seed(0)
         model, _ = train_classifier(data, n_epochs=2, device="cpu", verbose=False)
