@@ -87,6 +87,8 @@ def test_beta_sweep_takes_the_first_beta_below_5_and_names_each_mistake(sweep, f
         checks.check_beta_sweep(3, sweep, x)
     with pytest.raises(Incorrect, match="got the text"):
         checks.check_beta_sweep(str(below[0]), sweep, x)
+    with pytest.raises(Incorrect, match="keys of sweep should be the β values"):
+        checks.check_beta_sweep(below[0], {f"β={b}": m for b, m in sweep.items()}, x)
 
 
 def test_sweep_trained_sees_models_not_trained_with_their_own_beta(sweep, fashion):

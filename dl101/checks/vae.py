@@ -39,6 +39,14 @@ def _models_by_key(models, name: str, kind: str, minimum: int) -> dict:
     return models
 
 
+def _numeric_keys(models: dict, name: str) -> None:
+    """Refuse keys that are not numbers (the β values), with a clear message."""
+    for key in models:
+        ok = isinstance(key, (int, float)) or (isinstance(key, torch.Tensor) and key.numel() == 1)
+        require(ok and not isinstance(key, bool), f"the keys of {name} should be the β values as numbers, "
+                                                  f"got {key!r}")
+
+
 def _pick_key(answer, keys, name: str, what: str):
     """The key of ``keys`` equal to the number ``answer``."""
     value = as_number(answer, name)
@@ -63,6 +71,7 @@ def check_beta_sweep(beta_below_5, sweep: dict, images: torch.Tensor, grid=(1, 2
     from dl101.vae import active_dimensions
 
     sweep = _models_by_key(sweep, "sweep", "VAE", len(grid))
+    _numeric_keys(sweep, "sweep")
     missing = [b for b in grid if not any(math.isclose(float(k), b) for k in sweep)]
     require(not missing, f"sweep has no model for β = {', '.join(f'{b:g}' for b in missing)}: "
                          f"train one VAE per β in {tuple(grid)}")
@@ -82,6 +91,7 @@ def check_beta_sweep(beta_below_5, sweep: dict, images: torch.Tensor, grid=(1, 2
 def check_sweep_trained(sweep: dict, images: torch.Tensor) -> None:
     """Each VAE of the sweep was trained with its own β: the KL per image falls as β grows."""
     sweep = _models_by_key(sweep, "sweep", "VAE", 2)
+    _numeric_keys(sweep, "sweep")
     betas = sorted(sweep, key=float)
     kl = [_mean_kl(sweep[b], images) for b in betas]
     # Neighbouring βs may tie within training noise; over the whole sweep the KL must fall clearly.
@@ -159,6 +169,7 @@ def mean_path_ratio(model, images: torch.Tensor, n_pairs: int = 20, n_steps: int
 def check_smoothest_beta(smoothest_beta, models: dict, images: torch.Tensor, n_pairs: int = 20) -> None:
     """The β whose VAE has the smallest mean path ratio over the first ``n_pairs`` pairs of images."""
     models = _models_by_key(models, "vaes", "VAE", 2)
+    _numeric_keys(models, "vaes")
     beta = _pick_key(smoothest_beta, models, "smoothest_beta", "β values")
     ratio = {b: mean_path_ratio(m, images, n_pairs) for b, m in models.items()}
     best = min(ratio.values())
@@ -319,11 +330,12 @@ QUESTIONS["08-b"] = Choice(right="b", why={
     "d": "No: 88.7 / 784 ≈ 0.113 is what the loss adds per pixel (KL / 784), not the KL per image.",
 })
 QUESTIONS["08-c"] = Choice(right="d", why={
-    "a": "No: a perplexity well below 16 means the encoder uses few categories at each position, so most of "
-         "the uniform prior's draws are token combinations no image was encoded to.",
+    "a": "No: Exercise 8.2 measures a perplexity below 16: the encoder does not use the categories equally, "
+         "so many of the uniform prior's draws are token combinations no image was encoded to.",
     "b": "No: the decoder only sees one-hots; nothing about it is re-normalised at sampling time.",
     "c": "No: the temperature shapes the training gradients; decoding fixed one-hots does not involve it.",
-    "d": "Yes: the images use a few favourite categories per position, in combinations that go together; "
-         "uniform draws pick rare categories and mix them freely, so the decoder gets codes it never saw. "
+    "d": "Yes: the images use some categories far more often than others at each position, in combinations "
+         "that go together; uniform draws pick rare categories as often as common ones and mix them freely, so "
+         "the decoder gets codes it never saw. "
          "A learned prior over tokens (DALL·E's transformer) fixes that.",
 })
