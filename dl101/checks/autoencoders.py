@@ -12,34 +12,109 @@ from dl101.modes import eval_mode
 
 
 # Chapter 01 ---------------------------------------------------------------------------------------
-def check_explained_variance(answer, X) -> None:
-    """The fraction of X's variance kept by the top-2 principal components."""
+def _as_direction(direction, name: str = "direction") -> torch.Tensor:
+    """A 3-d direction as a float32 tensor (NumPy arrays and lists are fine; text is refused)."""
+    if isinstance(direction, (str, bytes)):
+        raise Incorrect(f"{name} should be a tensor of 3 numbers, got the text {direction!r}")
+    if not isinstance(direction, torch.Tensor):
+        try:
+            direction = torch.as_tensor(direction, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise Incorrect(f"{name} should be a tensor of 3 numbers, got {type(direction).__name__}") from None
+    d = as_tensor(direction, name)
+    require(d.numel() == 3, f"{name} should hold 3 numbers (a direction in 3-D), got shape {tuple(d.shape)}")
+    d = d.flatten()
+    require(float(d.norm()) > 0, f"{name} is the zero vector: it points nowhere")
+    return d
+
+
+def _angle_degrees(d: torch.Tensor, v: torch.Tensor) -> float:
+    """The angle between the lines spanned by d and v (so 0° also for opposite signs)."""
+    cos = float((d.double() @ v.double()).abs() / (d.double().norm() * v.double().norm()))
+    return math.degrees(math.acos(min(cos, 1.0)))
+
+
+def check_explained_variance(answer, X, k: int = 2) -> None:
+    """The fraction of X's variance kept by the top-k principal components."""
     from sklearn.decomposition import PCA
 
     got = as_number(answer, "explained")
-    want = PCA(n_components=2).fit(torch.as_tensor(X).cpu().numpy()).explained_variance_ratio_.sum()
-    require(0 < got <= 1, f"a fraction of variance lies in (0, 1]; got {got:.4f}")
-    require(close_enough(got, want, 0.01),
-            f"expected {want:.4f}, got {got:.4f}. Divide the variance of the projections onto the two "
-            "components by the total variance of the centred data (sum over the 3 features).")
-    return correct(f"the 2-D plane keeps {got:.1%} of the variance.")
+    X = torch.as_tensor(X).detach().cpu().double()
+    want = float(PCA(n_components=k).fit(X.numpy()).explained_variance_ratio_.sum())
+    require(0 < got <= 1, f"a fraction of the variance lies in (0, 1]; got {got:.4f}")
+    if close_enough(got, want, 1e-4):
+        return correct(f"the best {k}-D subspace keeps {got:.2%} of the variance.")
+    # The mistakes we have seen, each recomputed on this X, so the hint names the one actually made.
+    s = torch.linalg.svdvals(X - X.mean(0))
+    raw = torch.linalg.svdvals(X)
+    mistakes = {
+        "you did not centre X: subtract X.mean(0) before the SVD, or the mean itself counts as variance":
+            float((raw[:k] ** 2).sum() / (raw ** 2).sum()),
+        "you divided singular values, not their squares: the variance along a direction is s_i²":
+            float(s[:k].sum() / s.sum()),
+        "you computed the fraction LEFT OUT by the subspace; take the top components' share instead":
+            1 - want,
+    }
+    for other_k in range(1, len(s) + 1):
+        if other_k != k:
+            mistakes[f"you kept {other_k} component(s) instead of the {k} asked for (use k, not a fixed number)"] = \
+                float((s[:other_k] ** 2).sum() / (s ** 2).sum())
+    for hint, value in mistakes.items():
+        require(not close_enough(got, value, 1e-4), hint)
+    raise Incorrect(f"{got:.5f} is not the fraction of variance the top {k} components keep: divide the sum of "
+                    f"the top {k} squared singular values of the CENTRED data by the total variance, the sum of all of them.")
 
 
-def check_first_component(direction, X, tolerance_degrees: float = 5.0) -> None:
+def check_first_component(direction, X, tolerance_degrees: float = 1.0) -> None:
     """A 3-d direction that should match PCA's first principal component (up to sign)."""
     from sklearn.decomposition import PCA
 
-    d = as_tensor(torch.as_tensor(direction, dtype=torch.float32).flatten().cpu(), "direction", (3,))
-    require(d.norm() > 0, "the direction is the zero vector")
-    pc1 = torch.as_tensor(PCA(n_components=1).fit(torch.as_tensor(X).cpu().numpy()).components_[0],
-                          dtype=torch.float32)
-    cos = (d @ pc1).abs() / d.norm()
-    angle = math.degrees(math.acos(min(float(cos), 1.0)))
-    require(angle <= tolerance_degrees,
-            f"your direction is {angle:.1f}° away from PCA's first component. With a 1-d code the "
-            "decoder's weight column (decoder.weight[:, 0]) spans the line the autoencoder learned; "
-            "train longer or with a smaller learning rate if it is still off.")
-    return correct(f"{angle:.2f}° from PCA's first component.")
+    d = _as_direction(direction)
+    X = torch.as_tensor(X).detach().cpu().double()
+    components = torch.as_tensor(PCA(n_components=3).fit(X.numpy()).components_)
+    angle = _angle_degrees(d, components[0])
+    if angle <= tolerance_degrees:
+        return correct(f"{angle:.2f}° from PCA's first component.")
+    uncentred = torch.linalg.svd(X, full_matrices=False).Vh[0]
+    require(_angle_degrees(d, uncentred) > tolerance_degrees,
+            f"your direction is {angle:.1f}° from PCA's first component but lines up with the first singular "
+            "vector of the UNCENTRED data: a model without biases (or an SVD of X itself) must pass "
+            "through the origin, so the mean pulls the line towards it. Keep the biases / centre X.")
+    for i in (1, 2):
+        require(_angle_degrees(d, components[i]) > tolerance_degrees,
+                f"your direction is {angle:.0f}° away from PCA's first component: it is PCA's component "
+                f"{i + 1}. The 1-d code should keep the direction of LARGEST variance.")
+    raise Incorrect(f"your direction is {angle:.1f}° away from PCA's first component (aim for under "
+                    f"{tolerance_degrees:g}°). With a 1-d code the decoder's weight column "
+                    "(decoder.weight[:, 0]) spans the line the autoencoder learned — not its bias; "
+                    "if that is what you used, train longer or with a smaller learning rate.")
+
+
+QUESTIONS["01-a"] = Choice(right="b", why={
+    "a": "No: the reconstruction is W_d A⁻¹ (A W_e x + A b_e) + b_d = W_d (W_e x + b_e) + b_d, exactly as before, "
+         "so the loss cannot change.",
+    "b": "Yes: A⁻¹A cancels, every reconstruction stays the same, so the loss is blind to how the plane's "
+         "axes are chosen; PCA adds that choice (orthogonal axes sorted by variance), the autoencoder does not.",
+    "c": "No: the reconstructions are identical, so the loss is identical; decorrelated codings are not "
+         "something the squared error rewards.",
+    "d": "No: A⁻¹A = I for every invertible A, a stretch like diag(2, 1) included.",
+})
+QUESTIONS["01-b"] = Choice(right="b", why={
+    "a": "No: without biases the model can only reach planes through the origin; PCA's plane passes through "
+         "the data's mean, which is not the origin here.",
+    "b": "Yes: a bias-free linear autoencoder finds the top singular vectors of the UNCENTRED data; the mean "
+         "pulls its plane away from PCA's, so the principal angles are not both ≈ 0°.",
+    "c": "No: it still minimises the squared error, so it keeps directions of large spread (measured from the "
+         "origin), never the smallest ones.",
+    "d": "No: removing the biases makes the model smaller, not unstable; the loss just cannot fall as low.",
+})
+QUESTIONS["01-c"] = Choice(right="b", why={
+    "a": "No: each gradient step updates every weight at once; nothing makes z₁ finish first.",
+    "b": "Yes: the loss changes little when the plane turns between two directions of nearly equal variance, "
+         "so the gradient doing that turn is small; the 1st direction, far above the others, is found fast.",
+    "c": "No: the same 60 points give angles below 0.02° after 100 epochs, so the 2nd direction can be found.",
+    "d": "No: a smaller step makes every move smaller; it cannot speed up a rotation the gradient barely drives.",
+})
 
 
 # Chapter 02 ---------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""The checkers of chapters 01-03: right answers pass, plausible wrong ones fail with a hint naming the
+mistake, float64 answers work, text gets a clear message, the learner's RNG state and model modes stay."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from dl101 import checks
+from dl101.checks import QUESTIONS, check_choice
+from dl101.exercises import Incorrect
+from dl101.pca import oval_data
+
+
+@pytest.fixture(scope="module")
+def oval():
+    return oval_data(60, seed=42)
+
+
+def _pc1(X: torch.Tensor) -> torch.Tensor:
+    centred = X - X.mean(0)
+    return torch.linalg.svd(centred, full_matrices=False).Vh[0]
+
+
+# Chapter 01 ---------------------------------------------------------------------------------------
+def test_explained_variance_right_and_float64(oval):
+    s = torch.linalg.svdvals(oval - oval.mean(0))
+    checks.check_explained_variance((s[:2] ** 2).sum() / (s ** 2).sum(), oval)
+    s64 = torch.linalg.svdvals(oval.double() - oval.double().mean(0))
+    checks.check_explained_variance(((s64[:1] ** 2).sum() / (s64 ** 2).sum()).item(), oval.double(), k=1)
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda X, s, raw: (raw[:2] ** 2).sum() / (raw ** 2).sum(), "did not centre"),
+    (lambda X, s, raw: s[:2].sum() / s.sum(), "squares"),
+    (lambda X, s, raw: (s[:1] ** 2).sum() / (s ** 2).sum(), "kept 1 component"),
+    (lambda X, s, raw: 1 - (s[:2] ** 2).sum() / (s ** 2).sum(), "LEFT OUT"),
+])
+def test_explained_variance_names_the_mistake(oval, mistake, hint):
+    s, raw = torch.linalg.svdvals(oval - oval.mean(0)), torch.linalg.svdvals(oval)
+    with pytest.raises(Incorrect, match=hint):
+        checks.check_explained_variance(mistake(oval, s, raw), oval)
+
+
+def test_explained_variance_refuses_text(oval):
+    with pytest.raises(Incorrect, match="should be a number, got the text"):
+        checks.check_explained_variance("0.93", oval)
+
+
+def test_first_component_tight_and_detects_uncentred(oval):
+    checks.check_first_component(-_pc1(oval), oval)                 # sign does not matter
+    checks.check_first_component(_pc1(oval).double().numpy(), oval)  # float64, NumPy
+    with pytest.raises(Incorrect, match="UNCENTRED"):               # 3.5° off: the old 5° let it pass
+        checks.check_first_component(torch.linalg.svd(oval, full_matrices=False).Vh[0], oval)
+    with pytest.raises(Incorrect, match="component 3"):
+        checks.check_first_component(torch.linalg.svd(oval - oval.mean(0)).Vh[2], oval)
+    tilted = _pc1(oval) + 0.05 * torch.linalg.svd(oval - oval.mean(0)).Vh[1]  # ~2.9° off
+    with pytest.raises(Incorrect, match="away from PCA"):
+        checks.check_first_component(tilted, oval)
+    with pytest.raises(Incorrect, match="got the text"):
+        checks.check_first_component("x1", oval)
+    with pytest.raises(Incorrect, match="3 numbers"):
+        checks.check_first_component(torch.ones(2), oval)
+
+
+# Concept questions --------------------------------------------------------------------------------
+@pytest.mark.parametrize("question", ["01-a", "01-b", "01-c"])
+def test_questions_explain_every_option(question, capsys):
+    q = QUESTIONS[question]
+    assert set(q.why) == {"a", "b", "c", "d"} and q.why[q.right].startswith("Yes")
+    check_choice(question, q.right.upper())
+    assert "Correct" in capsys.readouterr().out
+    for letter in set(q.why) - {q.right}:
+        assert q.why[letter].startswith("No")
+        with pytest.raises(Incorrect, match="No"):
+            check_choice(question, f"({letter})")
+    with pytest.raises(Incorrect, match="as text"):
+        check_choice(question, 2)
