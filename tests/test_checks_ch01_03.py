@@ -63,8 +63,87 @@ def test_first_component_tight_and_detects_uncentred(oval):
         checks.check_first_component(torch.ones(2), oval)
 
 
+# Chapter 02 ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def detector(fashion):
+    from dl101.autoencoders import stacked_autoencoder
+    from dl101.data import mnist_test
+
+    torch.manual_seed(0)
+    model = stacked_autoencoder()
+    with torch.no_grad():  # a crude model whose errors still separate digits from clothes somewhat
+        model.decoder[2].bias.copy_(torch.logit(fashion.train_x.mean(0).flatten().clamp(0.01, 0.99)))
+    digits, _ = mnist_test(n=300)
+    return model, fashion.valid_x, digits
+
+
+def _errors(model, images):
+    from dl101.autoencoders import reconstruction_errors
+
+    return reconstruction_errors(model, images)
+
+
+def _f1(t, normal, anomalies):
+    tp, fp = int((anomalies > t).sum()), int((normal > t).sum())
+    return 2 * tp / (2 * tp + fp + len(anomalies) - tp)
+
+
+def test_f1_threshold_right_float64_and_mode_kept(detector):
+    model, clothes, digits = detector
+    normal, anomalies = _errors(model, clothes), _errors(model, digits)
+    best = max(torch.cat([normal, anomalies]).unique().tolist(), key=lambda t: _f1(t, normal, anomalies))
+    model.train()
+    model.encoder.eval()  # a mixed state: the checker must give back exactly this
+    checks.check_f1_threshold(torch.tensor(best, dtype=torch.float64), model, clothes, digits)
+    assert model.training and not model.encoder.training and model.decoder.training
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda n, a: torch.quantile(n, 0.99), "percentile"),
+    (lambda n, a: torch.quantile(n, 0.95), "percentile"),
+    (lambda n, a: n.min().item() - 1, "higher threshold"),
+])
+def test_f1_threshold_names_the_mistake(detector, wrong, hint):
+    model, clothes, digits = detector
+    with pytest.raises(Incorrect, match=hint):
+        checks.check_f1_threshold(wrong(_errors(model, clothes), _errors(model, digits)), model, clothes, digits)
+
+
+def test_f1_threshold_refuses_text(detector):
+    with pytest.raises(Incorrect, match="got the text"):
+        checks.check_f1_threshold("0.05", *detector)
+
+
+def _loo(points, labels, distance=torch.cdist, leave_out=True):
+    d = distance(points, points)
+    if leave_out:
+        d.fill_diagonal_(float("inf"))
+    return (labels[d.argmin(1)] == labels).float().mean().item()
+
+
+def test_code_neighbours(detector, fashion):
+    from dl101.autoencoders import encode_all
+
+    model, clothes, _ = detector
+    labels, codes = fashion.valid_y, encode_all(model, clothes)
+    model.train()
+    checks.check_code_neighbours(torch.tensor(_loo(codes.double(), labels)), model, clothes, labels)
+    assert model.training
+    pixels = clothes.flatten(1)
+    checks.check_code_neighbours(_loo(pixels, labels), None, clothes, labels)
+    with pytest.raises(Incorrect, match="its own nearest neighbour"):
+        checks.check_code_neighbours(_loo(codes, labels, leave_out=False), model, clothes, labels)
+    with pytest.raises(Incorrect, match="PIXELS"):
+        checks.check_code_neighbours(_loo(pixels, labels), model, clothes, labels)
+    cosine = lambda a, b: 1 - torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(b, dim=1).T
+    with pytest.raises(Incorrect, match="cosine"):
+        checks.check_code_neighbours(_loo(pixels, labels, cosine), None, clothes, labels)
+    with pytest.raises(Incorrect, match="got the text"):
+        checks.check_code_neighbours("80%", model, clothes, labels)
+
+
 # Concept questions --------------------------------------------------------------------------------
-@pytest.mark.parametrize("question", ["01-a", "01-b", "01-c"])
+@pytest.mark.parametrize("question", ["01-a", "01-b", "01-c", "02-a", "02-b", "02-c"])
 def test_questions_explain_every_option(question, capsys):
     q = QUESTIONS[question]
     assert set(q.why) == {"a", "b", "c", "d"} and q.why[q.right].startswith("Yes")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -62,7 +64,8 @@ def check_explained_variance(answer, X, k: int = 2) -> None:
     for hint, value in mistakes.items():
         require(not close_enough(got, value, 1e-4), hint)
     raise Incorrect(f"{got:.5f} is not the fraction of variance the top {k} components keep: divide the sum of "
-                    f"the top {k} squared singular values of the CENTRED data by the total variance, the sum of all of them.")
+                    f"the top {k} squared singular values of the CENTRED data by the total variance, the sum "
+                    "of all of them.")
 
 
 def check_first_component(direction, X, tolerance_degrees: float = 1.0) -> None:
@@ -118,6 +121,136 @@ QUESTIONS["01-c"] = Choice(right="b", why={
 
 
 # Chapter 02 ---------------------------------------------------------------------------------------
+@contextmanager
+def _every_mode_kept(model) -> Iterator[None]:
+    """Evaluate ``model`` in eval mode, then give EVERY submodule its own mode back (eval_mode restores one
+    flag for the whole model, which would switch a learner's frozen submodule back to training)."""
+    modules = list(model.modules()) if isinstance(model, torch.nn.Module) else []
+    flags = [m.training for m in modules]
+    try:
+        with eval_mode(model) if modules else nullcontext():
+            yield
+    finally:
+        for m, flag in zip(modules, flags):
+            m.training = flag
+
+
+def _f1_at(threshold: float, normal: torch.Tensor, anomalies: torch.Tensor) -> float:
+    """F1 of "error > threshold means anomaly", anomalies being the positive class."""
+    tp = int((anomalies > threshold).sum())
+    fp = int((normal > threshold).sum())
+    return 2 * tp / (2 * tp + fp + (len(anomalies) - tp))
+
+
+def _best_f1(normal: torch.Tensor, anomalies: torch.Tensor) -> tuple[float, float]:
+    """The best F1 over every threshold, and a threshold reaching it (flag the k largest errors, every k)."""
+    scores = torch.cat([normal, anomalies]).double()
+    is_anomaly = torch.cat([torch.zeros(len(normal)), torch.ones(len(anomalies))]).double()
+    order = scores.argsort(descending=True)
+    tp = is_anomaly[order].cumsum(0)
+    f1 = 2 * tp / (torch.arange(1, len(scores) + 1) + len(anomalies))  # 2TP / (flagged + positives)
+    i = int(f1.argmax())
+    below = scores[order][i + 1] if i + 1 < len(scores) else scores[order][i] - 1
+    return float(f1[i]), float(scores[order][i] + below) / 2
+
+
+def check_f1_threshold(threshold, model, normal_images: torch.Tensor, anomaly_images: torch.Tensor,
+                       tolerance: float = 0.002) -> None:
+    """A reconstruction-error threshold whose F1 (anomalies = positives) is as high as any threshold's."""
+    from dl101.autoencoders import reconstruction_errors  # eval mode inside, the model's mode kept
+
+    t = as_number(threshold, "threshold")
+    with _every_mode_kept(model):
+        normal = reconstruction_errors(model, normal_images)
+        anomalies = reconstruction_errors(model, anomaly_images)
+    got, (best, best_t) = _f1_at(t, normal, anomalies), _best_f1(normal, anomalies)
+    if got >= best - tolerance:
+        return correct(f"F1 {got:.4f} at your threshold: no threshold does better by more than {tolerance}.")
+    flagged = float((normal > t).float().mean())
+    for q in (0.01, 0.05):
+        require(abs(flagged - q) > 0.005,
+                f"your threshold flags {flagged:.1%} of the normal images: it looks like a percentile of the "
+                f"normal errors. That fixes the false-alarm rate, not F1, which also counts the anomalies "
+                f"missed. Search over candidate thresholds and keep the one with the highest F1.")
+    youden = max(torch.cat([normal, anomalies]).unique().tolist(),
+                 key=lambda c: float((anomalies > c).float().mean() - (normal > c).float().mean()))
+    require(abs(_f1_at(youden, normal, anomalies) - got) > 1e-9,
+            "your threshold maximises TPR − FPR (the ROC curve's corner), not F1: F1 depends on precision, so "
+            "on how many normal images there are per anomaly. Compute F1 itself for each candidate.")
+    direction = "lower" if best_t < t else "higher"
+    raise Incorrect(f"F1 at your threshold is {got:.4f}; a {direction} threshold does better. F1 = 2·TP / "
+                    "(2·TP + FP + FN) with the digits as positives and error > threshold as the prediction: "
+                    "try every distinct error as a candidate and keep the best.")
+
+
+def check_code_neighbours(answer, model, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Leave-one-out 1-nearest-neighbour accuracy (Euclidean) of the codes, or of the pixels if model is None."""
+    got = as_number(answer, "accuracy")
+    require(0 <= got <= 1, f"an accuracy lies in [0, 1]; got {got:.4f}")
+    space = "pixels" if model is None else "codes"
+    if model is None:
+        points = images.detach().flatten(1).cpu().float()
+    else:
+        with torch.no_grad(), _every_mode_kept(model):
+            points = torch.cat([model.encode(chunk).cpu().float() for chunk in images.split(1024)])
+    labels = torch.as_tensor(labels).cpu()
+
+    def accuracy(distance: torch.Tensor, leave_out: bool = True) -> float:
+        if leave_out:
+            distance = distance.clone().fill_diagonal_(float("inf"))
+        return float((labels[distance.argmin(1)] == labels).float().mean())
+
+    euclid = torch.cdist(points, points)
+    want = accuracy(euclid)
+    one_image = 1 / len(labels)  # the only slack: a tie broken the other way moves one image
+    if close_enough(got, want, 0, 1.5 * one_image):
+        return correct(f"{got:.1%} of the images have a nearest neighbour ({space}) of their own class.")
+    unit = F.normalize(points, dim=1)
+    mistakes = {
+        "every image is its own nearest neighbour (distance 0): leave it out, e.g. set the diagonal of the "
+        "distance matrix to infinity before the argmin": accuracy(euclid, leave_out=False),
+        "you used the cosine distance; use the Euclidean one (torch.cdist)": accuracy(1 - unit @ unit.T),
+    }
+    if model is not None:
+        pixels = images.detach().flatten(1).cpu().float()
+        mistakes["that is the accuracy of the PIXELS' neighbours: encode the images first (encode_all)"] = \
+            accuracy(torch.cdist(pixels, pixels))
+    for hint, value in mistakes.items():
+        require(not close_enough(got, value, 0, 0.5 * one_image), hint)
+    raise Incorrect(f"{got:.4f} is not the leave-one-out 1-nearest-neighbour accuracy of these {space}: for each "
+                    "image find the OTHER image at the smallest Euclidean distance and count how often its label "
+                    "is the same.")
+
+
+QUESTIONS["02-a"] = Choice(right="b", why={
+    "a": "No: 102,400 is half of the two matrices; tying removes the decoder's matrices entirely, since the "
+         "decoder reads the encoder's ones transposed.",
+    "b": "Yes: the decoder's two weight matrices, 16×256 and 256×784, are gone: 4,096 + 200,704 = 204,800. Its "
+         "biases (256 + 784) stay: tying shares weight matrices, not biases.",
+    "c": "No: that also counts the decoder's biases (256 + 784) as saved, but a tied decoder keeps its own "
+         "biases; the output layer's 784 biases have no counterpart in the encoder at all.",
+    "d": "No: 200,704 is only the 256×784 matrix; the 16×256 one is tied too.",
+})
+QUESTIONS["02-b"] = Choice(right="c", why={
+    "a": "No: F1 uses precision, TP / (TP + FP); with twice as many digits per garment, the same detector has "
+         "more true positives per false alarm, so its F1 changes with the mix, not just with the model.",
+    "b": "No: precision is TP / (TP + FP); doubling the digits per garment doubles TP at the same threshold "
+         "and leaves FP alone, so precision rises with the mix even for the same detector.",
+    "c": "Yes: ROC AUC only uses rates WITHIN each class (TPR among digits, FPR among clothes), so the ratio of "
+         "digits to clothes does not enter it; F1's precision does depend on that ratio.",
+    "d": "No: the ROC curve plots TPR against FPR, each computed inside one class; the class ratio cancels.",
+})
+QUESTIONS["02-c"] = Choice(right="d", why={
+    "a": "No: there was little overfitting to reduce: each model's validation error is within 0.002 of its "
+         "training error.",
+    "b": "No: the tied model has about half the weights; it has less capacity, not more.",
+    "c": "No: the stacked model's validation RMSE (0.1191) is as low as its training RMSE (0.1175): it does not "
+         "overfit.",
+    "d": "Yes: with no train–valid gap there is nothing for a regulariser to close; the tied model simply fits "
+         "the training images better (0.1069 vs 0.1175), and its validation error follows.",
+})
+
+
 def check_anomaly_threshold(threshold, fashion_errors: torch.Tensor, target: float = 0.05) -> None:
     """A threshold that flags about ``target`` of the (normal) Fashion-MNIST images."""
     t = as_number(threshold, "threshold")
