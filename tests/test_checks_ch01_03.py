@@ -142,8 +142,74 @@ def test_code_neighbours(detector, fashion):
         checks.check_code_neighbours("80%", model, clothes, labels)
 
 
+# Chapter 03 ---------------------------------------------------------------------------------------
+def test_conv_params_function():
+    checks.check_conv_params_function(lambda i, o, k: o * (i * k * k + 1))
+    checks.check_conv_params_function(lambda i, o, k: float(o * (i * k * k + 1)))  # 320.0 is a whole number
+    for wrong, hint in ((lambda i, o, k: o * i * k * k, "biases"),
+                        (lambda i, o, k: o * (k * k + 1), "ALL the input channels"),
+                        (lambda i, o, k: o * (i * k + 1), "k²"),
+                        (lambda i, o, k: 4640, r"conv_params\(1, 16, 3\)"),  # hard-coded: fails the next case
+                        (lambda i, o, k: o * (i * k * k + 1) + 0.5, "whole number"),
+                        (lambda i, o, k: "4640", "got the text")):
+        with pytest.raises(Incorrect, match=hint):
+            checks.check_conv_params_function(wrong)
+
+
+def _small_conv_ae(final=nn.ConvTranspose2d):
+    from dl101.autoencoders import Autoencoder
+
+    encoder = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 16, 3, padding="same"), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    decoder = nn.Sequential(
+        nn.Linear(16, 16 * 7 * 7), nn.Unflatten(1, (16, 7, 7)),
+        nn.ConvTranspose2d(16, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+        final(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+    return Autoencoder(encoder, decoder)
+
+
+def test_conv_autoencoder(fashion):
+    from dl101.autoencoders import Autoencoder, conv_autoencoder, stacked_autoencoder
+
+    model = _small_conv_ae().train()
+    model.encoder[0].eval()  # a mixed state the checker must give back exactly
+    checks.check_conv_autoencoder(model, 16, fashion.valid_x, max_parameters=30_000)
+    assert model.training and not model.encoder[0].training and model.decoder.training
+    checks.check_conv_autoencoder(_small_conv_ae().double(), 16, fashion.valid_x, max_parameters=30_000)
+    with pytest.raises(Incorrect, match="dense layer"):   # the dense autoencoder the old check let through
+        checks.check_conv_autoencoder(stacked_autoencoder(n_codings=16), 16, fashion.valid_x, 300_000)
+    with pytest.raises(Incorrect, match="over the budget"):
+        checks.check_conv_autoencoder(conv_autoencoder(16), 16, fashion.valid_x, max_parameters=30_000)
+    with pytest.raises(Incorrect, match=r"\(N, 16\)"):
+        checks.check_conv_autoencoder(conv_autoencoder(32), 16, fashion.valid_x, max_parameters=60_000)
+    dense_out = _small_conv_ae()
+    dense_out.decoder[-2] = nn.Sequential(nn.Flatten(), nn.Linear(16 * 14 * 14, 784), nn.Unflatten(1, (1, 28, 28)))
+    with pytest.raises(Incorrect, match="last layer with weights"):
+        checks.check_conv_autoencoder(dense_out, 16, fashion.valid_x, max_parameters=300_000)
+    with pytest.raises(Incorrect, match="Autoencoder"):
+        checks.check_conv_autoencoder("conv_ae", 16, fashion.valid_x, max_parameters=30_000)
+    no_sigmoid = _small_conv_ae()
+    no_sigmoid.decoder[-1] = nn.Identity()
+    with torch.no_grad():
+        no_sigmoid.decoder[-2].bias.fill_(-1.0)  # outputs certainly below 0
+    with pytest.raises(Incorrect, match="Sigmoid"):
+        checks.check_conv_autoencoder(no_sigmoid, 16, fashion.valid_x, max_parameters=30_000)
+
+
+def test_checkers_leave_the_random_state_alone(oval, fashion):
+    model = _small_conv_ae()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    checks.check_conv_params_function(lambda i, o, k: sum(p.numel() for p in nn.Conv2d(i, o, k).parameters()))
+    checks.check_conv_autoencoder(model, 16, fashion.valid_x, max_parameters=30_000)
+    checks.check_first_component(_pc1(oval), oval)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 # Concept questions --------------------------------------------------------------------------------
-@pytest.mark.parametrize("question", ["01-a", "01-b", "01-c", "02-a", "02-b", "02-c"])
+@pytest.mark.parametrize("question", ["01-a", "01-b", "01-c", "02-a", "02-b", "02-c", "03-a", "03-b", "03-c"])
 def test_questions_explain_every_option(question, capsys):
     q = QUESTIONS[question]
     assert set(q.why) == {"a", "b", "c", "d"} and q.why[q.right].startswith("Yes")

@@ -272,6 +272,98 @@ def check_tied_savings(n_saved, stacked, tied) -> None:
     return correct(f"tying saves {want:,} weights: the decoder's two weight matrices.")
 
 
+# Chapter 03 ---------------------------------------------------------------------------------------
+CONV_CASES = ((16, 32, 3), (1, 16, 3), (3, 8, 5), (64, 32, 1))
+
+
+def check_conv_params_function(fn, cases=CONV_CASES) -> None:
+    """``fn(in_channels, out_channels, kernel_size)`` = the parameters of ``nn.Conv2d(in, out, k)`` (with bias)."""
+    from torch import nn
+
+    for i, o, k in cases:
+        with own_random_state():  # building a layer draws its initial weights: not from the learner's stream
+            got = as_count(fn(i, o, k), f"conv_params({i}, {o}, {k})")
+            want = sum(p.numel() for p in nn.Conv2d(i, o, k).parameters())
+        if got == want:
+            continue
+        mistakes = {
+            o * i * k * k: "you forgot the biases: one per filter",
+            o * k * k + o: "each filter spans ALL the input channels: k×k weights per input channel",
+            o * i * k + o: "a k×k filter has k² weights per input channel, not k",
+            i * k * k + 1: "that is one filter; there are out_channels of them",
+            (i + o) * k * k + o: "weights multiply: in_channels × k × k per filter, not in_channels + ...",
+        }
+        raise Incorrect(f"conv_params({i}, {o}, {k}) gave {got:,}: " +
+                        mistakes.get(got, "count, per filter, its weights (one k×k grid per input channel) and "
+                                          "its bias, then multiply by the number of filters"))
+    return correct("the count depends on channels and kernel size only, never on the image size.")
+
+
+def check_conv_autoencoder(model, codings_dim: int, images: torch.Tensor, max_parameters: int) -> None:
+    """A convolutional autoencoder: conv layers read and write the pixels, a ``codings_dim`` code, a budget."""
+    from torch import nn
+
+    require(isinstance(model, nn.Module) and hasattr(model, "encoder") and hasattr(model, "decoder"),
+            "wrap your layers as Autoencoder(encoder, decoder) (from dl101.autoencoders)")
+
+    def weighted(part: nn.Module) -> list[nn.Module]:
+        return [m for m in part.modules() if any(True for _ in m.parameters(recurse=False))]
+
+    first, last = weighted(model.encoder)[:1], weighted(model.decoder)[-1:]
+    require(bool(first) and isinstance(first[0], nn.Conv2d),
+            "the encoder's first layer with weights reads the pixels: make it an nn.Conv2d. A dense layer "
+            "there learns a separate weight for every pixel; a convolution shares one small filter.")
+    require(bool(last) and isinstance(last[0], (nn.ConvTranspose2d, nn.Conv2d)),
+            "the decoder's last layer with weights writes the pixels: make it an nn.ConvTranspose2d, not a "
+            "dense layer")
+    require(any(isinstance(m, nn.ConvTranspose2d) for m in model.decoder.modules()),
+            "the decoder should grow the image back with transposed convolutions (nn.ConvTranspose2d)")
+    n = sum(p.numel() for p in model.parameters())
+    require(n <= max_parameters, f"your model has {n:,} parameters, over the budget of {max_parameters:,}: "
+                                 "fewer channels, or a smaller dense layer between the code and the first "
+                                 "feature map")
+    weight = next(model.parameters())
+    batch = images[:8].to(weight.device, weight.dtype)  # a float64 model, or one on another device, is fine
+    with torch.no_grad(), _every_mode_kept(model):
+        out = model(batch)
+    require(hasattr(out, "output") and hasattr(out, "codings"),
+            "the model should return AEOutput(output, codings); wrap it with Autoencoder(encoder, decoder)")
+    require(tuple(out.codings.shape) == (len(batch), codings_dim),
+            f"codings should be shaped (N, {codings_dim}), got {tuple(out.codings.shape)}")
+    require(tuple(out.output.shape) == tuple(batch.shape),
+            f"reconstructions should be shaped {tuple(batch.shape)}, got {tuple(out.output.shape)}: print the "
+            "shape after each layer; a transposed convolution with padding=1 needs output_padding=1 to double")
+    require(float(out.output.min()) >= 0 and float(out.output.max()) <= 1,
+            "reconstructions should lie in [0, 1] like the pixels: end the decoder with nn.Sigmoid()")
+    return correct(f"images -> {codings_dim} codes -> images with {n:,} parameters, convolutions at both ends.")
+
+
+QUESTIONS["03-a"] = Choice(right="b", why={
+    "a": "No: a convolution's weights are its k×k filters, whatever the size of the grid they slide over.",
+    "b": "Yes: 56×56 = 3,136 inputs make the dense first layer 4× larger (3,136×128 instead of 784×128); the "
+         "convolutions keep their 3×3 filters, and AdaptiveAvgPool2d(1) averages any grid to one value per "
+         "channel, so the code stays 32-d.",
+    "c": "No: it is the other way round: a dense layer has one weight per input pixel and unit; a filter's size "
+         "does not depend on the image.",
+    "d": "No: the dense layer's weight matrix is (units × pixels): 4× the pixels, 4× the weights.",
+})
+QUESTIONS["03-b"] = Choice(right="a", why={
+    "a": "Yes: with a kernel of 4 and a stride of 2, each input's 4×4 patch overlaps its neighbours' by exactly "
+         "half, so every output pixel away from the border receives 2×2 = 4 contributions: no grid pattern.",
+    "b": "No: output_padding only adds a row and a column at the end; it changes the size, not how the "
+         "patches overlap.",
+    "c": "No: 5 is not a multiple of 2 either: outputs alternate between 3 and 2 contributions per direction "
+         "(9, 6 and 4 in 2-D), so the grid remains.",
+    "d": "No: padding trims the border; the uneven overlap inside stays the same.",
+})
+QUESTIONS["03-c"] = Choice(right="a", why={
+    "a": "Yes: (3 − 1)·2 − 2·1 + 3 = 5: padding=1 trims a pixel on each side, so the decoder no longer lands on 7.",
+    "b": "No: 6 would need output_padding=1 on top of padding=1: (3 − 1)·2 − 2 + 3 + 1 = 6.",
+    "c": "No: 7 is what the layer gives WITHOUT padding: (3 − 1)·2 + 3.",
+    "d": "No: a stride-2 transposed convolution roughly doubles the size; (3 − 1)·2 − 2 + 3 = 5, not 3.",
+})
+
+
 # Chapters 03-04 -----------------------------------------------------------------------------------
 def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> None:
     """An autoencoder mapping images to ``codings_dim`` codes and back to (N, 1, 28, 28) in [0, 1]."""
