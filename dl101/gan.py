@@ -116,6 +116,7 @@ class GANHistory(dict):
     def __init__(self):
         super().__init__(d_loss=[], g_loss=[], seconds=[], samples={})
         self.interrupted = False
+        self.batches_per_epoch = 0
 
 
 @torch.no_grad()
@@ -140,6 +141,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_d
     d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr)
     fixed = torch.randn(n_samples, codings_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     history, epoch = GANHistory(), 0
+    history.batches_per_epoch = len(batches)
     with fast_path(device, cuda_graphs, g_opt, d_opt) as graphed:
         d_step = graphed(lambda real: discriminator_step(generator, discriminator, d_opt, real, codings_dim))
         g_step = graphed(lambda real: generator_step(generator, discriminator, g_opt, len(real), codings_dim,
