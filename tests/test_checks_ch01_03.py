@@ -109,6 +109,16 @@ def test_f1_threshold_names_the_mistake(detector, wrong, hint):
         checks.check_f1_threshold(wrong(_errors(model, clothes), _errors(model, digits)), model, clothes, digits)
 
 
+def test_f1_threshold_names_the_roc_corner(detector, fashion):
+    model, _, digits = detector
+    clothes = fashion.valid_x[:20]  # few clothes per digit: the ROC corner is not F1's best threshold there
+    normal, anomalies = _errors(model, clothes), _errors(model, digits)
+    corner = max(torch.cat([normal, anomalies]).unique().tolist(),
+                 key=lambda t: (anomalies > t).float().mean().item() - (normal > t).float().mean().item())
+    with pytest.raises(Incorrect, match="TPR − FPR"):
+        checks.check_f1_threshold(corner, model, clothes, digits)
+
+
 def test_f1_threshold_refuses_text(detector):
     with pytest.raises(Incorrect, match="got the text"):
         checks.check_f1_threshold("0.05", *detector)

@@ -172,9 +172,14 @@ def check_f1_threshold(threshold, model, normal_images: torch.Tensor, anomaly_im
                 f"your threshold flags {flagged:.1%} of the normal images: it looks like a percentile of the "
                 f"normal errors. That fixes the false-alarm rate, not F1, which also counts the anomalies "
                 f"missed. Search over candidate thresholds and keep the one with the highest F1.")
-    youden = max(torch.cat([normal, anomalies]).unique().tolist(),
-                 key=lambda c: float((anomalies > c).float().mean() - (normal > c).float().mean()))
-    require(abs(_f1_at(youden, normal, anomalies) - got) > 1e-9,
+    candidates = torch.cat([normal, anomalies, torch.tensor([t])]).double().unique()
+
+    def tpr_minus_fpr(c: torch.Tensor) -> torch.Tensor:  # the ROC curve's distance above the diagonal
+        above = lambda e: len(e) - torch.searchsorted(e.double().sort().values, c, right=True)  # noqa: E731
+        return above(anomalies) / len(anomalies) - above(normal) / len(normal)
+
+    j = tpr_minus_fpr(candidates)
+    require(float(tpr_minus_fpr(torch.tensor([t], dtype=torch.float64))[0]) < float(j.max()) - 1e-9,
             "your threshold maximises TPR − FPR (the ROC curve's corner), not F1: F1 depends on precision, so "
             "on how many normal images there are per anomaly. Compute F1 itself for each candidate.")
     direction = "lower" if best_t < t else "higher"
