@@ -52,3 +52,15 @@ def test_progress_bars_show_unless_hidden_by_argument_or_tqdm_disable(monkeypatc
     hidden = subprocess.run([sys.executable, "-c", code], env=dict(env, TQDM_DISABLE="1"),
                             capture_output=True, text=True)
     assert shown.stdout.strip() == "False" and hidden.stdout.strip() == "True", shown.stderr + hidden.stderr
+
+
+def test_eval_mode_gives_back_the_mode_of_every_submodule():
+    from torch import nn
+
+    from dl101.modes import eval_mode
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5)).train()
+    model[1].eval()  # a part the learner had set to eval
+    with eval_mode(model):
+        assert not model.training and not model[0].training
+    assert model.training and model[0].training and not model[1].training
