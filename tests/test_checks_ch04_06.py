@@ -240,10 +240,11 @@ def test_denoising_rmse_names_the_mistake(denoisers, fashion):
         return right_denoising_rmse(m, n, n)
 
     def training_mode(m, c, n):
+        was_training = m.training
         with torch.no_grad():
             m.train()
             value = (m(n).output - c).square().mean().sqrt().item()
-            m.eval()
+            m.train(was_training)
             return value
 
     def leaves_eval(m, c, n):
@@ -335,10 +336,15 @@ def test_most_active_unit(sparse_models, fashion):
         "argmin": lambda c, l, k: c[l == k].mean(0).argmin().item(),
     }
     for hint, fn in wrong.items():
-        classes = [k for k in range(10) if fn(codings, y, k) != right_unit(codings, y, k)]
-        assert classes, hint
+        # the made-up codings catch every mistake, even where it picks the right unit on the real ones
         with pytest.raises(Incorrect, match=hint):
-            checks.check_most_active_unit(fn, model, x, y, classes[0])
+            checks.check_most_active_unit(fn, model, x, y, 1)
+        classes = [k for k in range(10) if fn(codings, y, k) != right_unit(codings, y, k)]
+        if classes:
+            with pytest.raises(Incorrect, match=hint):
+                checks.check_most_active_unit(fn(codings, y, classes[0]), model, x, y, classes[0])
+    with pytest.raises(Incorrect, match="made-up codings"):
+        checks.check_most_active_unit(lambda c, l, k: 3, model, x, y, 1)
     with pytest.raises(Incorrect, match="whole number"):
         checks.check_most_active_unit(1.5, model, x, y, 1)
     with pytest.raises(Incorrect, match="remove the quotes"):

@@ -341,29 +341,71 @@ def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a.double() - b.double()).square().mean().sqrt().item()
 
 
+class _HalvingModel(nn.Module):
+    """A stand-in denoiser with a known output: half its input in eval mode, plus noise in training mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, X: torch.Tensor):
+        from dl101.autoencoders import AEOutput
+
+        out = self.scale * X
+        if self.training:
+            out = out + 0.3 * torch.randn_like(out)
+        return AEOutput(out, out.flatten(1))
+
+
+def _run_denoising_rmse(fn, model, clean: torch.Tensor, noisy: torch.Tensor) -> float:
+    """Call the learner's function twice; it must give the mode back and not depend on the random state."""
+    was_training = model.training
+    results = []
+    for seed in (1, 2):  # a right answer does not depend on the random state
+        try:
+            with own_random_state(seed):
+                results.append(fn(model, clean, noisy))
+        finally:
+            left_in = model.training
+            model.train(was_training)  # whatever the function did, the model keeps its mode
+        require(left_in == was_training,
+                f"your function left the model in {'training' if left_in else 'eval'} mode: evaluate inside "
+                "`with dl101.modes.eval_mode(model):`, which restores the mode it found")
+    first, second = (as_number(r, "denoising_rmse(model, clean, noisy)") for r in results)
+    require(close_enough(first, second, 1e-6),
+            "your function gives a different RMSE at every call: the corruption layer is still on "
+            "(training mode). Evaluate in eval mode, `with dl101.modes.eval_mode(model):`")
+    return first
+
+
 def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor) -> None:
     """RMSE between clean images and the model's reconstructions of their noisy versions.
 
-    ``answer`` is the number, or a function ``(model, clean, noisy) -> rmse`` that is then run here.
+    ``answer`` is the number, or a function ``(model, clean, noisy) -> rmse``: it then runs first on a
+    stand-in model whose output is known (so every mistake shows, however well the learner's model is
+    trained), then on ``model``.
     """
     was_training = model.training
     if callable(answer) and not isinstance(answer, torch.Tensor):
-        results = []
-        for seed in (1, 2):  # two calls: a right answer does not depend on the random state
-            try:
-                with own_random_state(seed):
-                    results.append(answer(model, clean, noisy))
-            finally:
-                left_in = model.training
-                model.train(was_training)  # whatever the function did, the learner's model keeps its mode
-            require(left_in == was_training,
-                    f"your function left the model in {'training' if left_in else 'eval'} mode: evaluate inside "
-                    "`with dl101.modes.eval_mode(model):`, which restores the mode it found")
-        first, second = (as_number(r, "denoising_rmse(model, clean, noisy)") for r in results)
-        require(close_enough(first, second, 1e-6),
-                "your function gives a different RMSE at every call: the corruption layer is still on "
-                "(training mode). Evaluate in eval mode, `with dl101.modes.eval_mode(model):`")
-        answer = first
+        probe = _HalvingModel().to(clean.device).train()
+        got = _run_denoising_rmse(answer, probe, clean, noisy)
+        half = lambda X: 0.5 * X  # noqa: E731  (the probe's eval-mode output)
+        want = _rmse(half(noisy), clean)
+        if not close_enough(got, want, 1e-4):
+            for hint, value in {
+                "you fed the CLEAN images to the model: feed the noisy ones, compare with the clean ones":
+                    _rmse(half(clean), clean),
+                "you compared the reconstructions with the NOISY images: compare them with the CLEAN ones":
+                    _rmse(half(noisy), noisy),
+                "that is the RMSE between the noisy and the clean images: run the model on the noisy images "
+                "first": _rmse(noisy, clean),
+                "that is the mean squared error: take its square root": want ** 2,
+            }.items():
+                require(close_enough(value, want, 1e-4) or not close_enough(got, value, 1e-4), hint)
+            require(False, "on a stand-in model whose output is half its input, your function's RMSE is off: "
+                           "feed the NOISY images in eval mode, compare with the CLEAN ones, and take the "
+                           "square root of the mean squared error over all pixels")
+        answer = _run_denoising_rmse(answer, model, clean, noisy)
     got = as_number(answer, "rmse")
     with torch.no_grad(), eval_mode(model):
         out = model(noisy).output
@@ -483,6 +525,24 @@ def check_sparsity_tradeoff(l1_weight, l1_ae, plain_ae, images: torch.Tensor, ma
                    f"{increase:+.1%}, with weight {weight:g}.")
 
 
+def _require_most_active_unit_function(fn) -> None:
+    """Run ``fn`` on made-up codings where each likely mistake picks a different unit."""
+    labels = torch.tensor([1] * 10 + [0] * 30)
+    codings = torch.full((40, 6), 0.1)
+    codings[:10] = torch.tensor([0.01, 0.2, 0.6, 0.2, 0.1, 0.3])  # class 1: unit 2 has the highest mean
+    codings[0, 4] = 0.95                                           # unit 4: the largest single activation
+    codings[10:, 5] = 0.9                                          # unit 5: the highest over all images
+    got = as_count(fn(codings.clone(), labels.clone(), 1), "most_active_unit(codings, labels, cls)")
+    hints = {5: "that unit fires most over ALL images; keep only the images of class cls "
+                "(codings[labels == cls]) before averaging",
+             4: "that unit has the largest single activation; average each unit over the class's images "
+                "(.mean(0)) and take the argmax of the means",
+             0: "that is the unit that fires least: argmax, not argmin"}
+    require(got == 2, hints.get(got, f"on made-up codings where unit 2 has the highest mean over class 1, your "
+                                     f"function returned {got}: average over the class's images (dim 0), "
+                                     "then take the argmax"))
+
+
 def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tensor, cls: int) -> None:
     """The code unit with the highest mean activation on images of class ``cls``.
 
@@ -492,6 +552,7 @@ def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tens
 
     codings, labels = encode_all(model, images), labels.cpu()
     if callable(unit):
+        _require_most_active_unit_function(unit)
         unit = unit(codings.clone(), labels.clone(), cls)
     got = as_count(unit, "unit")
     require(0 <= got < codings.shape[1], f"unit should be an index between 0 and {codings.shape[1] - 1}, got {got}")
