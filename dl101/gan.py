@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from typing import Callable
 
 import torch
 from torch import nn
@@ -116,6 +117,7 @@ class GANHistory(dict):
     def __init__(self):
         super().__init__(d_loss=[], g_loss=[], seconds=[], samples={})
         self.interrupted = False
+        self.batches_per_epoch = 0
 
 
 @torch.no_grad()
@@ -128,20 +130,27 @@ def generate(generator: nn.Module, codings: torch.Tensor) -> torch.Tensor:
 def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_dim: int,
               n_epochs: int = 20, g_lr: float = 1e-3, d_lr: float = 5e-4, *, n_samples: int = 32,
               sample_every: int = 5, seed: int = 0, cuda_graphs: bool | None = None,
-              verbose: bool = True) -> GANHistory:
+              verbose: bool = True, d_step_fn: Callable | None = None,
+              betas: tuple[float, float] = (0.9, 0.999)) -> GANHistory:
     """Alternate one D step and one G step per batch; keep samples of one fixed noise batch.
+
+    Both networks use NAdam with ``betas`` (the DCGAN paper's β1 = 0.5 is ``betas=(0.5, 0.999)``).
+    ``d_step_fn`` replaces ``discriminator_step`` (same arguments, returns D's loss), e.g. with a
+    variant of the loss; it runs inside the step's CUDA graph, so it must not sync with the host.
 
     The fixed noise comes from its own generator seeded with ``seed``; the training noise from the
     global RNG. Both networks train in train mode and are left in **eval mode**, like ``train()``
     leaves its model. On CUDA each step is replayed as a CUDA graph (see ``dl101.graphs``).
     """
     device = next(generator.parameters()).device
-    g_opt = torch.optim.NAdam(generator.parameters(), lr=g_lr)
-    d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr)
+    g_opt = torch.optim.NAdam(generator.parameters(), lr=g_lr, betas=betas)
+    d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr, betas=betas)
     fixed = torch.randn(n_samples, codings_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     history, epoch = GANHistory(), 0
+    history.batches_per_epoch = len(batches)
     with fast_path(device, cuda_graphs, g_opt, d_opt) as graphed:
-        d_step = graphed(lambda real: discriminator_step(generator, discriminator, d_opt, real, codings_dim))
+        d_update = d_step_fn or discriminator_step
+        d_step = graphed(lambda real: d_update(generator, discriminator, d_opt, real, codings_dim))
         g_step = graphed(lambda real: generator_step(generator, discriminator, g_opt, len(real), codings_dim,
                                                      device))
         try:

@@ -202,6 +202,8 @@ def build(out: Path, numbers: list[str] | None = None, executed: Path | None = N
     """Write the site into ``out``: executing each chapter (kept in ``save_executed``), or reading it from
     ``executed``; ``answer_key`` shows the solutions and hidden tests (for instructors)."""
     chapters = [c for c in course.CHAPTERS if not numbers or c.number in numbers]
+    if executed and not numbers:  # render the chapters that were executed
+        chapters = [c for c in chapters if (executed / f"{c.stem}.ipynb").is_file()]
     if numbers and len(chapters) != len(numbers):
         known = ", ".join(c.number for c in course.CHAPTERS)
         raise SystemExit(f"unknown chapter in {numbers}: the chapters are {known}")

@@ -61,7 +61,8 @@ def _source(cell) -> str:
 def learner_cell(cell: dict) -> dict:
     """A cell as the learner sees it: no solution, no hidden test, no instructor metadata, no output."""
     source = _source(cell)
-    if BEGIN in source:
+    markdown_answer = cell["cell_type"] == "markdown" and cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    if BEGIN in source and (cell["cell_type"] == "code" or markdown_answer):  # prose may quote the marker
         source = strip_solution(source, markdown=cell["cell_type"] == "markdown")
     if BEGIN_HIDDEN in source:
         source = strip_hidden_tests(source)
@@ -82,8 +83,9 @@ def student_notebook(notebook: dict) -> dict:
 
 
 def has_solutions(notebook: dict) -> bool:
-    """True if any cell of ``notebook`` holds a solution or a hidden test."""
-    return any(BEGIN in _source(c) or BEGIN_HIDDEN in _source(c) for c in notebook["cells"])
+    """True if any code cell of ``notebook`` holds a solution or a hidden test."""
+    return any(BEGIN in _source(c) or BEGIN_HIDDEN in _source(c) for c in notebook["cells"]
+               if c["cell_type"] == "code")
 
 
 def notebook_text(notebook: dict) -> str:

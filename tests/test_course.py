@@ -40,9 +40,9 @@ def test_notebook_shape(path):
     assert course.badges(path.stem) in cells[0][0], "the title cell carries the Colab and Binder badges"
     assert all(not c.get("outputs") for _, c in cells if c["cell_type"] == "code"), "commit without outputs"
     exercises = [src for src in code if BEGIN in src]
-    assert len(exercises) >= 2, "each chapter has two or more exercises"
+    assert len(exercises) >= 2, "each chapter has two or more exercises"  # their grading: test_grading.py
     for src in exercises:
-        assert src.count(BEGIN) == src.count(END) and re.search(r"\bcheck_\w+\(", src.split(END)[-1])
+        assert src.count(BEGIN) == src.count(END)
 
 
 def _public_names():

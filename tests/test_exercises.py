@@ -44,6 +44,37 @@ def test_the_cli_writes_student_copies_without_solutions_or_outputs(tmp_path):
     assert not student.has_solutions(copy) and student.has_solutions(notebook)
 
 
+def test_hidden_tests_and_instructor_metadata_leave_the_learner_copy():
+    notebook = {"cells": [
+        {"cell_type": "code", "execution_count": None, "outputs": [], "source": "# BEGIN SOLUTION\nx = 1\n# END SOLUTION",
+         "metadata": {"nbgrader": {"solution": True, "grade_id": "a", "checksum": "abc"},
+                      "dl101": {"wrong_answers": ["x = 2", "x = 3"]}}},
+        {"cell_type": "code", "execution_count": None, "outputs": [], "metadata": {},
+         "source": "check(x)\n### BEGIN HIDDEN TESTS\nassert x == 1\n### END HIDDEN TESTS\n"}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    copy = student.student_notebook(notebook)
+    assert copy["cells"][1]["source"] == "check(x)"
+    assert copy["cells"][0]["metadata"] == {"nbgrader": {"solution": True, "grade_id": "a"}}
+    assert student.has_solutions(notebook) and not student.has_solutions(copy)
+
+
+def test_a_wrong_answer_shows_the_hint_not_the_checkers_code():
+    from dl101.checks import QUESTIONS, Choice, check_choice
+
+    QUESTIONS["test-q"] = Choice(right="b", why={"a": "No: a is wrong because of x.", "b": "Yes: b, because y."})
+    try:
+        with pytest.raises(Incorrect) as info:
+            check_choice("test-q", "a")
+        assert info.value._render_traceback_()[-1].endswith("No: a is wrong because of x.")
+        with pytest.raises(Incorrect, match="not an option"):
+            check_choice("test-q", "e")
+        with pytest.raises(Incorrect, match="as text"):
+            check_choice("test-q", 2)
+        check_choice("test-q", "(B)")
+    finally:
+        del QUESTIONS["test-q"]
+
+
 # Each checker accepts the right answer and rejects a wrong one with a specific hint.
 
 def test_ch01_checkers():
@@ -230,7 +261,7 @@ def test_checkers_accept_float64_answers_and_explain_a_wrong_type():
     x = torch.rand(2, 1, 28, 28)
     checks.check_columns_as_sequence(x.transpose(2, 3).double(), x)
     checks.check_code_count(float(16 ** 32))
-    with pytest.raises(Incorrect, match="should be a number, got str"):
+    with pytest.raises(Incorrect, match="got the text"):
         checks.check_code_count("sixteen to the 32")
     with pytest.raises(Incorrect, match="whole number"):
         checks.check_conv_parameters(12.5, 16, 32, 3)

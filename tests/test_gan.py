@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from dl101 import gan
+from dl101.data import Batches
 
 
 def _snapshot(module):
@@ -113,3 +114,17 @@ def test_generate_keeps_the_generators_mode():
     generator = gan.dcgan_generator(100).train()
     gan.generate(generator, torch.randn(2, 100))
     assert generator.training
+
+
+def test_train_gan_uses_the_given_discriminator_step(fashion):
+    calls = []
+
+    def counting_step(generator, discriminator, d_optimizer, real, codings_dim):
+        calls.append(len(real))
+        return gan.discriminator_step(generator, discriminator, d_optimizer, real, codings_dim)
+
+    torch.manual_seed(0)
+    G, D = gan.mlp_generator(codings_dim=8), gan.mlp_discriminator()
+    batches = Batches(fashion.train_x[:96], batch_size=32)
+    gan.train_gan(G, D, batches, codings_dim=8, n_epochs=2, verbose=False, d_step_fn=counting_step)
+    assert calls == [32] * 6

@@ -57,13 +57,16 @@ def test_the_readme_is_what_python_m_dl101_course_writes():
 
 
 def test_regenerating_rewrites_a_stale_notebook_to_the_current_release(tmp_path):
-    for name in ("README.md", "pyproject.toml", "notebooks", "binder"):
+    for name in ("README.md", "pyproject.toml", "solutions", "notebooks", "binder"):
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, tmp_path / name)
-    stale = tmp_path / "notebooks" / f"{course.CHAPTERS[0].stem}.ipynb"
+    stale = tmp_path / "solutions" / f"{course.CHAPTERS[0].stem}.ipynb"
     stale.write_text(stale.read_text(encoding="utf-8").replace(RELEASE, "v0.0.1"), encoding="utf-8")
-    assert course.regenerate(tmp_path) == [stale]
+    assert course.regenerate(tmp_path) == [stale]  # the learner copy was already right
     assert "v0.0.1" not in stale.read_text(encoding="utf-8")
+    learner = tmp_path / "notebooks" / stale.name
+    learner.write_text(learner.read_text(encoding="utf-8").replace(RELEASE, "v0.0.1"), encoding="utf-8")
+    assert course.regenerate(tmp_path) == [learner]
     assert course.regenerate(tmp_path) == []
 
 

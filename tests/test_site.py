@@ -106,3 +106,16 @@ def test_widgets_become_a_pointer_to_colab_and_binder(site):
     page = (site / "07_variational_autoencoder.html").read_text(encoding="utf-8")
     assert "An interactive widget goes here" in page
     assert "widget-view+json" not in page and "widget-state+json" not in page
+
+
+@pytest.mark.notebook
+def test_the_answer_key_shows_the_answers_and_hidden_tests_of_the_same_run(site, tmp_path):
+    from dl101 import student
+
+    assert student.main(["--answer-key", str(tmp_path / "key"), "--executed", str(site / "executed")]) == 0
+    for chapter in CHAPTERS:
+        text = _text((tmp_path / "key" / f"{chapter.stem}.html").read_text(encoding="utf-8"))
+        answers = _solution_lines(site / "executed" / f"{chapter.stem}.ipynb")
+        assert answers and all(line in text for line in answers)
+        assert "Correct!" in text and "# YOUR CODE HERE" not in text
+    assert "Answer key" in (tmp_path / "key" / "index.html").read_text(encoding="utf-8")
