@@ -395,54 +395,513 @@ def check_columns_as_sequence(transformed, images: torch.Tensor) -> None:
     return correct("the LSTM now reads the image column by column.")
 
 
+# Chapter 04 ---------------------------------------------------------------------------------------
+import time  # noqa: E402  (kept in this chapter's section: the chapter 01-03 sections are edited apart)
+
+from torch import nn  # noqa: E402
+
+
+def _recurrent_core(model: nn.Module) -> nn.Module | None:
+    """The RecurrentAutoencoder inside ``model`` (or ``model`` itself), found by its two LSTMs."""
+    found = [m for m in model.modules() if hasattr(m, "encoder_lstm") and hasattr(m, "decoder_lstm")]
+    return found[0] if len(found) == 1 else None
+
+
+def _plain_recurrent(core: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """The chapter's RecurrentAutoencoder computation on ``core``'s weights, whatever the learner overrode."""
+    from dl101.autoencoders import RecurrentAutoencoder
+
+    return RecurrentAutoencoder.decode(core, RecurrentAutoencoder.encode(core, X))
+
+
+def _rmse_of(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> float:
+    """Root of the mean squared reconstruction error over all pixels, in eval mode, without gradients."""
+    total, count = 0.0, 0
+    with torch.no_grad(), eval_mode(model):
+        for chunk in images.split(batch_size):
+            total += (model(chunk).output.double() - chunk.double()).square().sum().item()
+            count += chunk.numel()
+    return math.sqrt(total / count)
+
+
+def check_column_reader(column_ae, images: torch.Tensor) -> None:
+    """A trained autoencoder of whole images whose LSTM reads them column by column."""
+    _require_column_reader(column_ae, images)
+    return correct("the LSTM reads columns and the model is trained.")
+
+
+def _require_column_reader(column_ae, images: torch.Tensor) -> None:
+    from dl101.autoencoders import RecurrentAutoencoder
+
+    require(isinstance(column_ae, nn.Module), f"column_ae should be a model (an nn.Module), got "
+                                              f"{type(column_ae).__name__}")
+    core = _recurrent_core(column_ae)
+    require(core is not None, "column_ae should hold exactly one RecurrentAutoencoder (the LSTMs that read "
+                              "and write the sequence)")
+    X = images[:64]
+    with torch.no_grad(), eval_mode(column_ae):
+        out = column_ae(X)
+        require(hasattr(out, "output") and hasattr(out, "codings"),
+                "column_ae should return AEOutput(output, codings) like the other autoencoders")
+        require(tuple(out.output.shape) == tuple(X.shape),
+                f"column_ae should take and return images shaped (N, 1, 28, 28); it returned "
+                f"{tuple(out.output.shape)}")
+        got = out.output.float()
+        want = _plain_recurrent(core, X.transpose(2, 3)).transpose(2, 3).float()
+        if not torch.allclose(got, want, atol=1e-4):
+            require(not torch.allclose(got, _plain_recurrent(core, X).float(), atol=1e-4),
+                    "column_ae still reads rows: transpose dimensions 2 and 3 of the images before the "
+                    "LSTM sees them")
+            require(not torch.allclose(got, _plain_recurrent(core, X.transpose(2, 3)).float(), atol=1e-4),
+                    "the LSTM reads columns, but the reconstruction comes back transposed: transpose it "
+                    "back so that it lines up with the input image")
+            require(False, "column_ae(images).output should be the LSTM autoencoder's reconstruction of the "
+                           "transposed images, transposed back")
+    with own_random_state(42):
+        fresh = RecurrentAutoencoder(core.encoder_lstm.hidden_size, core.decoder_lstm.input_size)
+    fresh = fresh.to(X.device)
+    untrained = _rmse_of(_Transposed(fresh), images)
+    trained = _rmse_of(column_ae, images)
+    require(trained < 0.9 * untrained,
+            f"column_ae reconstructs no better than an untrained model (RMSE {trained:.3f} against "
+            f"{untrained:.3f}): train it on the training images first")
+
+
+class _Transposed(nn.Module):
+    """A RecurrentAutoencoder reading columns: the reference wrapper of exercise 4.1."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, X: torch.Tensor):
+        from dl101.autoencoders import AEOutput
+
+        out = self.inner(X.transpose(2, 3))
+        return AEOutput(out.output.transpose(2, 3), out.codings)
+
+
+def check_rows_or_columns(column_ae, column_rmse, better_reading, row_ae, images: torch.Tensor) -> None:
+    """The column model's RMSE on ``images`` and which reading, rows or columns, reconstructs better."""
+    _require_column_reader(column_ae, images)
+    require(_recurrent_core(column_ae) is not _recurrent_core(row_ae),
+            "column_ae reuses the row model's LSTMs: build and train a fresh RecurrentAutoencoder")
+    got = as_number(column_rmse, "column_rmse")
+    want = _rmse_of(column_ae, images)
+    if not close_enough(got, want, 0.005):
+        require(not close_enough(got, want ** 2, 0.005),
+                "column_rmse is the mean squared error: take its square root")
+        with torch.no_grad(), eval_mode(column_ae):
+            core = _recurrent_core(column_ae)
+            unturned = math.sqrt(sum((_plain_recurrent(core, c.transpose(2, 3)).double() - c.double())
+                                     .square().sum().item() for c in images.split(1024)) / images.numel())
+        require(not close_enough(got, unturned, 0.005),
+                "column_rmse compares a transposed reconstruction with the upright image: transpose "
+                "the reconstruction back first")
+        require(False, f"column_rmse should be the RMSE of column_ae on the validation images (all pixels of "
+                       f"all {len(images):,} images), got {got:.4f}")
+    require(isinstance(better_reading, str) and better_reading.strip().lower() in ("rows", "columns"),
+            f'better_reading should be the text "rows" or "columns", got {better_reading!r}')
+    row_rmse = _rmse_of(row_ae, images)
+    winner = "rows" if row_rmse < want else "columns"
+    tie = abs(row_rmse - want) <= 0.005 * min(row_rmse, want)
+    require(tie or better_reading.strip().lower() == winner,
+            "compare column_rmse with the row model's valid RMSE on the same images "
+            "(history['valid_metric'][-1]): the reading with the lower error reconstructs better")
+    return correct(f"columns: RMSE {want:.4f}, rows: {row_rmse:.4f}"
+                   + (" (a tie within 0.5%)." if tie else f"; {winner} win here."))
+
+
+class _SleepThenCount(torch.autograd.Function):
+    """Identity whose backward sleeps, so a timer that skips backward() shows it."""
+
+    @staticmethod
+    def forward(ctx, X, model):
+        ctx.model = model
+        return X.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.model.backward_calls += 1
+        start = time.perf_counter()
+        time.sleep(ctx.model.backward_delay)
+        ctx.model.slept += time.perf_counter() - start
+        return grad, None
+
+
+class _SlowAutoencoder(nn.Module):
+    """A stand-in model with known costs: each step sleeps, and the first call sleeps much longer."""
+
+    def __init__(self, forward_delay: float, backward_delay: float, first_delay: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(()))
+        self.forward_delay, self.backward_delay, self.first_delay = forward_delay, backward_delay, first_delay
+        self.calls, self.backward_calls, self.slept = 0, 0, 0.0
+
+    def forward(self, X: torch.Tensor):
+        from dl101.autoencoders import AEOutput
+
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(self.first_delay)  # like cuDNN picking algorithms, or memory being allocated
+        start = time.perf_counter()
+        time.sleep(self.forward_delay)
+        self.slept += time.perf_counter() - start
+        out = _SleepThenCount.apply(X * self.weight, self)
+        return AEOutput(out, out.flatten(1)[:, :8])
+
+
+def check_step_timer(seconds_per_step, forward_delay: float = 0.005, backward_delay: float = 0.005,
+                     first_delay: float = 0.5) -> None:
+    """A function ``seconds_per_step(model, images)`` timing one training step (forward and backward)."""
+    require(callable(seconds_per_step), "seconds_per_step should be a function (model, images) -> seconds")
+    model = _SlowAutoencoder(forward_delay, backward_delay, first_delay)
+    images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    got = as_number(seconds_per_step(model, images), "seconds_per_step(model, images)")
+    require(model.backward_calls > 0, "you timed only the forward pass: a training step also computes the "
+                                      "loss and calls backward(), which costs about as much again")
+    timed_steps = model.calls - 1
+    require(timed_steps >= 3, f"the model ran {model.calls} time(s): run one step to warm up, then average "
+                              "over several steps (10, say), since one step's time is noisy")
+    step = model.slept / model.calls  # what one step really costs, measured as it ran
+    require(got > 0, f"seconds_per_step returned {got}: time with time.perf_counter() after minus before")
+    if got > 1.3 * step:
+        # which mistake explains the number best: the total of all steps, or a first call left in?
+        total = min(abs(math.log(got / (n * step))) for n in (timed_steps, model.calls))
+        first_left_in = abs(math.log(got / ((first_delay + model.calls * step) / model.calls)))
+        require(total > first_left_in,
+                "that is the time of all the steps together: divide by the number of steps you timed")
+        require(False, "your time includes the first call, which is slow for reasons that have nothing to "
+                       "do with the model (memory allocation, lazy set-up, cuDNN choosing algorithms): "
+                       "run one step before starting the clock")
+    require(got > 0.85 * step, "your time is shorter than the steps really took: divide by the number of "
+                               "steps you timed, not more, and start the clock before the first timed step")
+    return correct("one step timed after a warm-up, forward and backward, averaged over several steps.")
+
+
+QUESTIONS["04-a"] = Choice(right="b", why={
+    "a": "No: clipping only ever shrinks a gradient, and only one whose norm is above the limit; it never "
+         "scales a small gradient up.",
+    "b": "Yes: clip_grad_norm_ rescales the gradient only when its norm exceeds 1. The largest norm measured "
+         "was 0.306, so every update was exactly what it would have been without clipping.",
+    "c": "No: clipping shrinks large gradients; it cannot make small (vanishing) gradients larger. That is "
+         "what the LSTM's gates are for.",
+    "d": "No: clipping rescales the gradient (to norm 1 when it is above 1); it does not touch the learning "
+         "rate, and here no gradient reached the limit.",
+})
+QUESTIONS["04-b"] = Choice(right="b", why={
+    "a": "No: the LSTM has more parameters (303,676 against 55,921), but the time is set by the work and by "
+         "how much of it can run at once, not by the parameter count.",
+    "b": "Yes: the hidden state of step t is an input of step t + 1, so the 28 steps run one after the other, "
+         "each a matrix product of a few hundred thousand multiply-adds for the whole batch, far too small "
+         "to fill a GPU. A convolution's positions are independent and run all at once.",
+    "c": "No: the weights are shared by all 28 steps; that is what makes it a recurrent network.",
+    "d": "No: the 256 sequences of a batch run together, as one (256, 28) × (28, 512) product per step; only "
+         "the time steps are sequential.",
+})
+
+
 # Chapter 05 ---------------------------------------------------------------------------------------
-def check_salt_and_pepper(layer_class) -> None:
+def check_salt_and_pepper(layer_class, p: float = 0.2) -> None:
     """A corruption layer setting a fraction ``p`` of pixels to 0 or 1 in training, identity in eval."""
-    layer = layer_class(0.2)
-    x = torch.full((64, 1, 28, 28), 0.5)
-    layer.train()
-    with own_random_state():
-        y = layer(x)
-    require(isinstance(y, torch.Tensor) and y.shape == x.shape, "the layer must return a tensor shaped like its input")
-    changed = (y != x).float().mean().item()
-    require(abs(changed - 0.2) < 0.03, f"with p=0.2 about 20% of pixels should change, {changed:.1%} did")
-    require(bool(((y == x) | (y == 0) | (y == 1)).all()), "changed pixels must become exactly 0 or 1")
-    require(0.3 < (y == 1).float().sum().item() / max((y != x).float().sum().item(), 1) < 0.7,
-            "salt (1) and pepper (0) should be about equally frequent")
-    layer.eval()
-    require(torch.equal(layer(x), x), "in eval mode the layer must return its input unchanged")
-    return correct("salt-and-pepper noise in training, identity in eval.")
+    require(isinstance(layer_class, type) and issubclass(layer_class, nn.Module),
+            f"pass the class itself (SaltAndPepper, an nn.Module subclass), got {type(layer_class).__name__}")
+    # the layer sits after nn.Flatten in denoising_autoencoder, so (N, 784) inputs matter as much as images
+    for rate, shape, dtype in ((p, (64, 1, 28, 28), torch.float32), (p, (64, 784), torch.float64),
+                               (0.5, (64, 784), torch.float32)):
+        layer = layer_class(rate)
+        x = torch.full(shape, 0.5, dtype=dtype)
+        layer.train()
+        with own_random_state():
+            y = layer(x)
+        require(isinstance(y, torch.Tensor) and y.shape == x.shape,
+                f"the layer must return a tensor shaped like its input {tuple(shape)}")
+        require(bool((x == 0.5).all()), "the layer changed its input in place: build a new tensor "
+                                        "(torch.where) so the clean images stay clean")
+        require(y.dtype == x.dtype, f"a {dtype} input came back as {y.dtype}: keep the input's dtype")
+        require(bool(((y == x) | (y == 0) | (y == 1)).all()), "changed pixels must become exactly 0 or 1")
+        hit = (y != x).reshape(len(x), -1).float()
+        changed = hit.mean().item()
+        require(abs(changed - rate) < 0.03, f"with p={rate} about {rate:.0%} of the pixels should change, "
+                                            f"{changed:.1%} did: use one draw per pixel, hit when below p")
+        require(not bool((hit == hit[0]).all()),
+                "every image of the batch gets the same noise mask: draw it for the whole batch "
+                "(torch.rand_like(X)), not for one image")
+        overlap = (hit[0] * hit[1:]).mean().item()  # independent masks: about rate², one shared mask: rate
+        require(overlap < (rate ** 2 + rate) / 2, "the images' noise masks are (nearly) the same: draw a "
+                                                  "fresh mask for every image, e.g. with torch.rand_like(X)")
+        per_image = hit.mean(1)
+        require(float(((per_image - rate).abs() < 0.1).float().mean()) > 0.9,
+                "some images are hit everywhere and others nowhere: choose each pixel independently")
+        salt = (y == 1).reshape(len(x), -1).float().sum(1) / hit.sum(1).clamp_min(1)
+        require(0.4 < salt.mean().item() < 0.6, "salt (1) and pepper (0) should be about equally frequent")
+        require(float(((salt > 0.25) & (salt < 0.75)).float().mean()) > 0.9,
+                "each image gets only salt or only pepper: choose 0 or 1 for each pixel, not each image")
+        layer.eval()
+        require(torch.equal(layer(x), x), "in eval mode the layer must return its input unchanged")
+    return correct("independent salt-and-pepper noise for every pixel of every image in training, identity in eval.")
+
+
+def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a.double() - b.double()).square().mean().sqrt().item()
+
+
+class _HalvingModel(nn.Module):
+    """A stand-in denoiser with a known output: half its input in eval mode, plus noise in training mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, X: torch.Tensor):
+        from dl101.autoencoders import AEOutput
+
+        out = self.scale * X
+        if self.training:
+            out = out + 0.3 * torch.randn_like(out)
+        return AEOutput(out, out.flatten(1))
+
+
+def _run_denoising_rmse(fn, model, clean: torch.Tensor, noisy: torch.Tensor) -> float:
+    """Call the learner's function twice; it must give the mode back and not depend on the random state."""
+    was_training = model.training
+    results = []
+    for seed in (1, 2):  # a right answer does not depend on the random state
+        try:
+            with own_random_state(seed):
+                results.append(fn(model, clean, noisy))
+        finally:
+            left_in = model.training
+            model.train(was_training)  # whatever the function did, the model keeps its mode
+        require(left_in == was_training,
+                f"your function left the model in {'training' if left_in else 'eval'} mode: evaluate inside "
+                "`with dl101.modes.eval_mode(model):`, which restores the mode it found")
+    first, second = (as_number(r, "denoising_rmse(model, clean, noisy)") for r in results)
+    require(close_enough(first, second, 1e-6),
+            "your function gives a different RMSE at every call: the corruption layer is still on "
+            "(training mode). Evaluate in eval mode, `with dl101.modes.eval_mode(model):`")
+    return first
 
 
 def check_denoising_rmse(answer, model, clean: torch.Tensor, noisy: torch.Tensor) -> None:
-    """RMSE between clean images and the model's reconstructions of their noisy versions."""
+    """RMSE between clean images and the model's reconstructions of their noisy versions.
+
+    ``answer`` is the number, or a function ``(model, clean, noisy) -> rmse``: it then runs first on a
+    stand-in model whose output is known (so every mistake shows, however well the learner's model is
+    trained), then on ``model``.
+    """
+    was_training = model.training
+    if callable(answer) and not isinstance(answer, torch.Tensor):
+        probe = _HalvingModel().to(clean.device).train()
+        got = _run_denoising_rmse(answer, probe, clean, noisy)
+        half = lambda X: 0.5 * X  # noqa: E731  (the probe's eval-mode output)
+        want = _rmse(half(noisy), clean)
+        if not close_enough(got, want, 1e-4):
+            for hint, value in {
+                "you fed the CLEAN images to the model: feed the noisy ones, compare with the clean ones":
+                    _rmse(half(clean), clean),
+                "you compared the reconstructions with the NOISY images: compare them with the CLEAN ones":
+                    _rmse(half(noisy), noisy),
+                "that is the RMSE between the noisy and the clean images: run the model on the noisy images "
+                "first": _rmse(noisy, clean),
+                "that is the mean squared error: take its square root": want ** 2,
+            }.items():
+                require(close_enough(value, want, 1e-4) or not close_enough(got, value, 1e-4), hint)
+            require(False, "on a stand-in model whose output is half its input, your function's RMSE is off: "
+                           "feed the NOISY images in eval mode, compare with the CLEAN ones, and take the "
+                           "square root of the mean squared error over all pixels")
+        answer = _run_denoising_rmse(answer, model, clean, noisy)
     got = as_number(answer, "rmse")
     with torch.no_grad(), eval_mode(model):
-        want = (model(noisy).output - clean).square().mean().sqrt().item()
-    require(close_enough(got, want, 0.01),
-            f"expected {want:.4f}, got {got:.4f}. Feed the NOISY images, compare with the CLEAN ones, "
-            "in eval mode (model.eval()), and take the square root of the mean squared error.")
+        out = model(noisy).output
+        want = _rmse(out, clean)
+        variants = {
+            "you fed the CLEAN images to the model: feed the noisy ones, compare with the clean ones":
+                _rmse(model(clean).output, clean),
+            "you compared the reconstructions with the NOISY images: compare them with the CLEAN ones":
+                _rmse(out, noisy),
+            "that is the RMSE between the noisy and the clean images: run the model on the noisy images first":
+                _rmse(noisy, clean),
+            "that is the mean squared error: take its square root": want ** 2,
+        }
+    if not close_enough(got, want, 0.01):
+        for hint, value in variants.items():
+            # a variant that equals the right value (clean == noisy, say) is no mistake
+            require(close_enough(value, want, 0.01) or not close_enough(got, value, 0.01), hint)
+        with torch.no_grad(), own_random_state():
+            model.train()
+            try:  # training mode gives a random result: compare with the spread of a few draws
+                draws = torch.tensor([_rmse(model(noisy).output, clean) for _ in range(5)], dtype=torch.float64)
+            finally:
+                model.train(was_training)
+        spread = max(4 * draws.std().item(), 0.005 * draws.mean().item())
+        require(abs(got - draws.mean().item()) > spread,
+                "the corruption layer was on (training mode): evaluate in eval mode, "
+                "`with dl101.modes.eval_mode(model):`")
+        require(False, f"got {got:.4f}: feed the NOISY images in eval mode, compare with the CLEAN ones, and "
+                       "take the square root of the mean squared error over all pixels")
     return correct(f"RMSE {got:.4f} against the clean images.")
+
+
+def check_best_denoiser(best, models: dict, clean: torch.Tensor, noisy: torch.Tensor) -> None:
+    """The name of the model in ``models`` whose reconstructions of ``noisy`` are closest to ``clean``."""
+    names = ", ".join(f'"{k}"' for k in models)
+    require(isinstance(best, str) and best in models, f"best_denoiser should be one of the names {names}, "
+                                                      f"got {best!r}")
+    scores = {}
+    for name, model in models.items():
+        with torch.no_grad(), eval_mode(model):
+            scores[name] = _rmse(model(noisy).output, clean)
+    winner = min(scores, key=scores.get)
+    tie = scores[best] <= scores[winner] * 1.005
+    require(tie, f'"{best}" is not the lowest: compute denoising_rmse for every model in models on the same '
+                 "noisy images and take the name with the smallest RMSE")
+    return correct(f'"{best}" denoises best here (RMSE {scores[best]:.4f}).')
+
+
+QUESTIONS["05-a"] = Choice(right="b", why={
+    "a": "No: the models have no batch normalisation; the only layer that acts differently is the corruption.",
+    "b": "Yes: in training mode nn.Dropout(0.5) still drops half the input pixels, so the model reconstructs "
+         "from half an image and does worse; over 5,000 images the random draws average out, so the "
+         "number barely moves from one evaluation to the next.",
+    "c": "No: nn.Dropout scales the kept pixels by 2 in training mode and does nothing in eval mode, which is "
+         "what the model was trained to expect.",
+    "d": "No: the evaluation runs under torch.no_grad(); no gradient is computed in either mode.",
+})
+QUESTIONS["05-b"] = Choice(right="a", why={
+    "a": "Yes: it was trained to map images with exactly this kind of noise to their clean versions, so its "
+         "encoder learned to give a noisy image nearly the code of the clean one.",
+    "b": "No: the change is divided by the norm of the clean code, so small codes do not make it small.",
+    "c": "No: the noise averages to zero only over many pixels and draws; for one image the first layer "
+         "sees its own noise vector, and a model trained on clean images passes much of it on (0.56).",
+    "d": "No: encode_all puts the model in eval mode, but the noise was added to the images before, outside "
+         "the model, so every model sees the same damaged images.",
+})
+QUESTIONS["05-c"] = Choice(right="c", why={
+    "a": "No: that would be dropout without rescaling; nn.Dropout(p) divides the kept values by 1 − p.",
+    "b": "No: dropout zeroes values, it does not add noise.",
+    "c": "Yes: each pixel is zeroed with probability 0.5, and a kept one is divided by 1 − 0.5, so 0.6 "
+         "becomes 0 or 1.2; on average it stays 0.6, which is why nothing needs rescaling in eval mode.",
+    "d": "No: in training mode dropout is random for every pixel; 0.3 would be the average of 0 and 0.6.",
+})
 
 
 # Chapter 06 ---------------------------------------------------------------------------------------
 def check_l1_penalty(fn) -> None:
     """An L1 sparsity penalty: the mean absolute code activation."""
-    codings = torch.rand(16, 256, generator=torch.Generator().manual_seed(0))
+    # signed codes: with non-negative test codes, forgetting abs() would pass
+    codings = torch.randn(16, 256, generator=torch.Generator().manual_seed(0))
     with own_random_state():
         got = as_number(fn(codings), "penalty")
     want = codings.abs().mean().item()
+    require(not close_enough(got, codings.mean().item(), 1e-4) or close_enough(got, want, 1e-4),
+            "you averaged the signed activations: take their absolute values first (.abs())")
     require(close_enough(got, want, 1e-4),
-            f"expected the mean absolute activation {want:.5f}, got {got:.5f}")
+            f"expected the mean absolute activation, got {got:.5f}: average |activation| over the batch and units")
     return correct("the L1 penalty pushes every activation towards 0, unlike KL which targets p.")
 
 
+def _mean_activation(model, images: torch.Tensor) -> float:
+    from dl101.autoencoders import encode_all
+
+    return encode_all(model, images).double().mean().item()
+
+
+def check_sparsity_tradeoff(l1_weight, l1_ae, plain_ae, images: torch.Tensor, max_mean: float = 0.05,
+                            max_increase: float = 0.05) -> None:
+    """An L1-penalised model with mean code activation ≤ ``max_mean`` and RMSE within ``max_increase`` of
+    the unpenalised model's, both measured here on ``images``."""
+    weight = as_number(l1_weight, "l1_weight")
+    require(weight > 0, f"l1_weight should be the positive weight you chose, got {weight}")
+    require(isinstance(l1_ae, nn.Module) and isinstance(plain_ae, nn.Module),
+            "l1_ae and plain_ae should be trained models (nn.Module)")
+    require(l1_ae is not plain_ae, "l1_ae and plain_ae are the same model: train one without and one with "
+                                   "the penalty")
+    plain_mean, l1_mean = _mean_activation(plain_ae, images), _mean_activation(l1_ae, images)
+    require(plain_mean > 2 * max_mean, f"plain_ae's mean activation is {plain_mean:.3f}, already sparse: train "
+                                       "it without any penalty (plain MSE) so that it is the reference")
+    plain_rmse, l1_rmse = _rmse_of(plain_ae, images), _rmse_of(l1_ae, images)
+    require(l1_mean <= max_mean, f"l1_ae's mean activation is {l1_mean:.3f}, above {max_mean}: "
+                                 "try a larger weight")
+    increase = l1_rmse / plain_rmse - 1
+    require(increase <= max_increase, f"l1_ae's RMSE is {increase:.1%} above plain_ae's (at most "
+                                      f"{max_increase:.0%}): the penalty is too strong, try a smaller weight")
+    return correct(f"mean activation {l1_mean:.3f} (unpenalised {plain_mean:.3f}) for an RMSE change of "
+                   f"{increase:+.1%}, with weight {weight:g}.")
+
+
+def _require_most_active_unit_function(fn) -> None:
+    """Run ``fn`` on made-up codings where each likely mistake picks a different unit."""
+    labels = torch.tensor([1] * 10 + [0] * 30)
+    codings = torch.full((40, 6), 0.1)
+    codings[:10] = torch.tensor([0.01, 0.2, 0.6, 0.2, 0.1, 0.3])  # class 1: unit 2 has the highest mean
+    codings[0, 4] = 0.95                                           # unit 4: the largest single activation
+    codings[10:, 5] = 0.9                                          # unit 5: the highest over all images
+    got = as_count(fn(codings.clone(), labels.clone(), 1), "most_active_unit(codings, labels, cls)")
+    hints = {5: "that unit fires most over ALL images; keep only the images of class cls "
+                "(codings[labels == cls]) before averaging",
+             4: "that unit has the largest single activation; average each unit over the class's images "
+                "(.mean(0)) and take the argmax of the means",
+             0: "that is the unit that fires least: argmax, not argmin"}
+    require(got == 2, hints.get(got, f"on made-up codings where unit 2 has the highest mean over class 1, your "
+                                     f"function returned {got}: average over the class's images (dim 0), "
+                                     "then take the argmax"))
+
+
 def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tensor, cls: int) -> None:
-    """The code unit with the highest mean activation on images of class ``cls``."""
-    got = int(as_number(unit, "unit"))
-    with torch.no_grad(), eval_mode(model):
-        means = model(images[labels == cls]).codings.mean(0)
+    """The code unit with the highest mean activation on images of class ``cls``.
+
+    ``unit`` is the index, or a function ``(codings, labels, cls) -> index`` that is then run here.
+    """
+    from dl101.autoencoders import encode_all
+
+    codings, labels = encode_all(model, images), labels.cpu()
+    if callable(unit):
+        _require_most_active_unit_function(unit)
+        unit = unit(codings.clone(), labels.clone(), cls)
+    got = as_count(unit, "unit")
+    require(0 <= got < codings.shape[1], f"unit should be an index between 0 and {codings.shape[1] - 1}, got {got}")
+    means = codings[labels == cls].mean(0)
     want = int(means.argmax())
-    require(got == want, f"unit {got} has mean activation {means[got]:.3f} on this class; unit "
-                         f"{want} has {means[want]:.3f}. Average codings over the class, then argmax.")
-    return correct(f"unit {want} fires most (mean {means[want]:.3f}) for this class.")
+    if got != want:
+        require(got != int(codings.mean(0).argmax()),
+                f"that unit fires most over ALL images; keep only the images of class {cls} "
+                "(codings[labels == cls]) before averaging")
+        require(got != int(codings[labels == cls].max(0).values.argmax()),
+                "that unit has the largest single activation; average each unit over the class's images "
+                "(.mean(0)) and take the argmax of the means")
+        require(got != int(means.argmin()), "that is the unit that fires least: argmax, not argmin")
+        require(False, f"unit {got} has mean activation {means[got]:.3f} on class {cls}, and another unit has "
+                       "more: average the codings over the class's images (dim 0), then take the argmax")
+    return correct(f"unit {want} fires most (mean {means[want]:.3f}) for class {cls}.")
+
+
+QUESTIONS["06-a"] = Choice(right="c", why={
+    "a": "No: the clamp keeps the penalty finite, and the run ended with finite numbers; log(0) would show "
+         "as NaN or inf, not as a higher RMSE.",
+    "b": "No: no unit is dead: every unit's mean is 0.100, right at the target.",
+    "c": "Yes: at weight 1 the penalty outweighs the reconstruction error, so training pins every unit's "
+         "mean at exactly p even where using a unit more (or less) would rebuild the images better.",
+    "d": "No: the penalty weight multiplies one term of the loss; the optimiser's learning rate is "
+         "0.002 in every run.",
+})
+QUESTIONS["06-b"] = Choice(right="b", why={
+    "a": "No: that is what the KL penalty does, because it has a target p for each unit; the L1 penalty has "
+         "no target, it pulls every activation towards 0.",
+    "b": "Yes: the L1 penalty pulls every activation towards 0 with the same force, whatever the unit's "
+         "mean, and nothing pushes a unit back up once the reconstruction stops needing it. Count the "
+         "units of your l1_ae whose mean is below 0.01.",
+    "c": "No: the penalty is on activations, not weights; and the sigmoid cannot make an activation "
+         "negative, so there is nothing to flip.",
+    "d": "No: a larger penalty lowers activations; it cannot push a sigmoid unit towards 1.",
+})
+QUESTIONS["06-c"] = Choice(right="a", why={
+    "a": "Yes: the penalty sees only the unit's mean over the batch, q = 0.1 = p, so it is 0; yet an output "
+         "that is the same for every image says nothing about the image. Sparsity per image is not what "
+         "the KL penalty asks for.",
+    "b": "No: q is the mean over the batch, 0.1, equal to p, so KL(p || q) is exactly 0.",
+    "c": "No: the penalty is the KL divergence of the batch mean from p; it does not look at each "
+         "activation, so a constant 0.1 costs nothing.",
+    "d": "No: a constant unit carries no information about the image; the decoder can only use it as an "
+         "extra bias.",
+})
