@@ -15,8 +15,9 @@ from dl101.exercises import Incorrect, correct, require
 
 @contextmanager
 def own_random_state(seed: int = 0) -> Iterator[None]:
-    """Run a check with a fixed seed, then give the learner's random state back untouched."""
-    with torch.random.fork_rng(devices=[]):
+    """Run a check with a fixed seed, then give the learner's random state back untouched (CPU and GPUs)."""
+    gpus = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=gpus):
         torch.manual_seed(seed)
         yield
 

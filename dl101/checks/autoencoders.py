@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+import time
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from dl101.checks._base import Choice, QUESTIONS, as_count, as_number, as_tensor, own_random_state
 from dl101.exercises import Incorrect, close_enough, correct, require
@@ -256,26 +258,6 @@ QUESTIONS["02-c"] = Choice(right="d", why={
 })
 
 
-def check_anomaly_threshold(threshold, fashion_errors: torch.Tensor, target: float = 0.05) -> None:
-    """A threshold that flags about ``target`` of the (normal) Fashion-MNIST images."""
-    t = as_number(threshold, "threshold")
-    flagged = float((fashion_errors > t).float().mean())
-    require(abs(flagged - target) <= 0.01,
-            f"your threshold {t:.5f} flags {flagged:.1%} of Fashion-MNIST images; aim for "
-            f"{target:.0%}. Hint: torch.quantile(errors, {1 - target}) is the error below which "
-            f"{1 - target:.0%} of the images fall.")
-    return correct(f"{flagged:.1%} of normal images flagged.")
-
-
-def check_tied_savings(n_saved, stacked, tied) -> None:
-    """How many parameters the tied autoencoder saves over the stacked one."""
-    got = as_count(n_saved, "n_saved")
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    want = count(stacked) - count(tied)
-    require(got == want, f"expected {want:,} parameters saved, got {got:,}. Count with "
-                         "sum(p.numel() for p in model.parameters()) for both models and subtract.")
-    return correct(f"tying saves {want:,} weights: the decoder's two weight matrices.")
-
 
 # Chapter 03 ---------------------------------------------------------------------------------------
 CONV_CASES = ((16, 32, 3), (1, 16, 3), (3, 8, 5), (64, 32, 1))
@@ -370,35 +352,11 @@ QUESTIONS["03-c"] = Choice(right="a", why={
 
 
 # Chapters 03-04 -----------------------------------------------------------------------------------
-def check_autoencoder(model, codings_dim: int, images: torch.Tensor) -> None:
-    """An autoencoder mapping images to ``codings_dim`` codes and back to (N, 1, 28, 28) in [0, 1]."""
-    with torch.no_grad(), eval_mode(model):
-        out = model(images[:8])
-    require(hasattr(out, "output") and hasattr(out, "codings"),
-            "the model should return AEOutput(output, codings); wrap it with "
-            "dl101.autoencoders.Autoencoder(encoder, decoder)")
-    require(tuple(out.codings.shape) == (len(images[:8]), codings_dim),
-            f"codings should be shaped (N, {codings_dim}), got {tuple(out.codings.shape)}")
-    require(tuple(out.output.shape) == tuple(images[:8].shape),
-            f"reconstructions should be shaped {tuple(images[:8].shape)}, got {tuple(out.output.shape)}")
-    require(float(out.output.min()) >= 0 and float(out.output.max()) <= 1,
-            "reconstructions should lie in [0, 1] like the pixels: end the decoder with nn.Sigmoid()")
-    return correct(f"images -> {codings_dim} codes -> images.")
 
-
-def check_columns_as_sequence(transformed, images: torch.Tensor) -> None:
-    """Images turned so that an LSTM reading rows reads the original columns."""
-    t = as_tensor(transformed, "transformed", images.shape)
-    require(torch.equal(t, images.transpose(2, 3).cpu().float()),
-            "the LSTM reads the last dimension as features and the one before as time: swap the "
-            "row and column dimensions (2 and 3) of the (N, 1, 28, 28) tensor")
-    return correct("the LSTM now reads the image column by column.")
 
 
 # Chapter 04 ---------------------------------------------------------------------------------------
-import time  # noqa: E402  (kept in this chapter's section: the chapter 01-03 sections are edited apart)
 
-from torch import nn  # noqa: E402
 
 
 def _recurrent_core(model: nn.Module) -> nn.Module | None:
@@ -787,18 +745,6 @@ QUESTIONS["05-c"] = Choice(right="c", why={
 
 
 # Chapter 06 ---------------------------------------------------------------------------------------
-def check_l1_penalty(fn) -> None:
-    """An L1 sparsity penalty: the mean absolute code activation."""
-    # signed codes: with non-negative test codes, forgetting abs() would pass
-    codings = torch.randn(16, 256, generator=torch.Generator().manual_seed(0))
-    with own_random_state():
-        got = as_number(fn(codings), "penalty")
-    want = codings.abs().mean().item()
-    require(not close_enough(got, codings.mean().item(), 1e-4) or close_enough(got, want, 1e-4),
-            "you averaged the signed activations: take their absolute values first (.abs())")
-    require(close_enough(got, want, 1e-4),
-            f"expected the mean absolute activation, got {got:.5f}: average |activation| over the batch and units")
-    return correct("the L1 penalty pushes every activation towards 0, unlike KL which targets p.")
 
 
 def _mean_activation(model, images: torch.Tensor) -> float:

@@ -7,22 +7,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dl101.checks._base import Choice, QUESTIONS, as_count, as_number, as_tensor, own_random_state
-from dl101.exercises import Incorrect, close_enough, correct, require
+from dl101.checks._base import Choice, QUESTIONS, as_number, as_tensor, own_random_state
+from dl101.exercises import Incorrect, correct, require
 from dl101.modes import eval_mode
 
 
 # Chapter 09 ---------------------------------------------------------------------------------------
-def check_generator_loss(fn) -> None:
-    """The non-saturating generator loss from D's logits on fakes: −mean log σ(logits)."""
-    logits = torch.randn(32, 1, generator=torch.Generator().manual_seed(0)) * 4
-    with own_random_state():
-        got = as_number(fn(logits), "loss")
-    want = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)).item()
-    require(close_enough(got, want, 1e-4),
-            f"expected {want:.5f}, got {got:.5f}. G wants D to say 'real' (label 1) on fakes; with "
-            "logits use F.binary_cross_entropy_with_logits, not a sigmoid followed by a log.")
-    return correct("G is trained to make D say 'real'.")
 
 
 def check_discriminator_accuracy(answer, discriminator, real: torch.Tensor, fake: torch.Tensor,
@@ -85,8 +75,6 @@ def check_accuracy_function(fn, discriminator, real: torch.Tensor, fake: torch.T
                                 "that follows runs without dropout.")
     return check_discriminator_accuracy(answer, discriminator, real, fake, train_mode_value)
 
-# check_generator_loss belonged to an exercise that asked to re-type printed code; no chapter uses it
-# any more (tests/test_exercises.py still does).
 _LOG2 = math.log(2)
 
 
