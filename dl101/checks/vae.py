@@ -275,7 +275,8 @@ def check_usage_perplexity(fn, model, images: torch.Tensor) -> None:
         raise Incorrect("your perplexity contains NaN: a category no image uses has frequency 0, and "
                         "0 · log 0 must count as 0 (use torch.xlogy(p, p), or drop the zeros)")
     got = as_tensor(raw, "usage_perplexity(model, images)", (model.coding_length,))
-    variants = usage_perplexity_variants(model, images)
+    # the model may sit on a GPU; the answer was moved to the CPU by as_tensor
+    variants = {k: v.detach().cpu().float() for k, v in usage_perplexity_variants(model, images).items()}
     want = variants.pop("right")
     if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
         return correct(f"on average {want.mean():.2f} of the {model.n_codes} categories are in use per position.")
