@@ -117,7 +117,6 @@ class GANHistory(dict):
     def __init__(self):
         super().__init__(d_loss=[], g_loss=[], seconds=[], samples={})
         self.interrupted = False
-        self.batches_per_epoch = 0
 
 
 @torch.no_grad()
@@ -147,7 +146,6 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_d
     d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr, betas=betas)
     fixed = torch.randn(n_samples, codings_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     history, epoch = GANHistory(), 0
-    history.batches_per_epoch = len(batches)
     with fast_path(device, cuda_graphs, g_opt, d_opt) as graphed:
         d_update = d_step_fn or discriminator_step
         d_step = graphed(lambda real: d_update(generator, discriminator, d_opt, real, codings_dim))
