@@ -231,3 +231,22 @@ def test_questions_explain_every_option(question, capsys):
             check_choice(question, f"({letter})")
     with pytest.raises(Incorrect, match="as text"):
         check_choice(question, 2)
+
+
+def test_the_f1_function_check_needs_no_mnist_and_rejects_percentiles():
+    from dl101.checks import check_f1_threshold_function
+
+    def best(normal, anomalies):  # every distinct error as a candidate
+        candidates = torch.cat([normal, anomalies]).unique()
+        def f1(t):
+            tp, fp = int((anomalies > t).sum()), int((normal > t).sum())
+            return 2 * tp / (2 * tp + fp + len(anomalies) - tp)
+        return max(candidates.tolist(), key=f1)
+
+    state = torch.get_rng_state()
+    check_f1_threshold_function(best)
+    assert torch.equal(torch.get_rng_state(), state)
+    with pytest.raises(Incorrect, match="F1"):
+        check_f1_threshold_function(lambda normal, anomalies: torch.quantile(normal, 0.99))
+    with pytest.raises(Incorrect, match="should be a function"):
+        check_f1_threshold_function(0.5)

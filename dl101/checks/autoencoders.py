@@ -156,6 +156,23 @@ def _best_f1(normal: torch.Tensor, anomalies: torch.Tensor) -> tuple[float, floa
     return float(f1[i]), float(scores[order][i] + below) / 2
 
 
+def check_f1_threshold_function(fn) -> None:
+    """``fn(normal_errors, anomaly_errors)`` -> the F1-best threshold, tried on made-up error sets (no MNIST needed)."""
+    require(callable(fn), f"best_f1_threshold should be a function, got {type(fn).__name__}")
+    g = torch.Generator().manual_seed(7)  # private: the learner's random state is untouched
+    for n_normal, n_anomalies, shift in ((900, 100, 2.0), (300, 300, 1.0), (2000, 50, 3.0)):
+        normal = torch.randn(n_normal, generator=g).abs() * 0.02
+        anomalies = (torch.randn(n_anomalies, generator=g).abs() + shift) * 0.02
+        t = as_number(fn(normal, anomalies), "best_f1_threshold(normal_errors, anomaly_errors)")
+        best, _ = _best_f1(normal, anomalies)
+        got = _f1_at(t, normal, anomalies)
+        require(got >= best - 0.002,
+                f"on {n_normal} made-up normal errors and {n_anomalies} anomalies your threshold reaches "
+                f"F1 {got:.4f}, and another threshold does better. Try every distinct error as a candidate and keep "
+                "the one with the highest F1 = 2·TP / (2·TP + FP + FN).")
+    return correct("your function finds the F1-best threshold on made-up errors of three different mixes.")
+
+
 def check_f1_threshold(threshold, model, normal_images: torch.Tensor, anomaly_images: torch.Tensor,
                        tolerance: float = 0.002) -> None:
     """A reconstruction-error threshold whose F1 (anomalies = positives) is as high as any threshold's."""
