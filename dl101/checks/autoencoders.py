@@ -92,33 +92,43 @@ def check_first_component(direction, X, tolerance_degrees: float = 1.0) -> None:
     raise Incorrect(f"your direction is {angle:.1f}° away from PCA's first component (aim for under "
                     f"{tolerance_degrees:g}°). With a 1-d code the decoder's weight column "
                     "(decoder.weight[:, 0]) spans the line the autoencoder learned — not its bias; "
-                    "if that is what you used, train longer or with a smaller learning rate.")
+                    "if that is what you used, train longer (100 epochs, as in the cell above).")
 
 
-QUESTIONS["01-a"] = Choice(right="b", why={
-    "a": "No: the reconstruction is W_d A⁻¹ (A W_e x + A b_e) + b_d = W_d (W_e x + b_e) + b_d, exactly as before, "
-         "so the loss cannot change.",
-    "b": "Yes: A⁻¹A cancels, every reconstruction stays the same, so the loss is blind to how the plane's "
-         "axes are chosen; PCA adds that choice (orthogonal axes sorted by variance), the autoencoder does not.",
-    "c": "No: the reconstructions are identical, so the loss is identical; decorrelated codings are not "
-         "something the squared error rewards.",
-    "d": "No: A⁻¹A = I for every invertible A, a stretch like diag(2, 1) included.",
+QUESTIONS["01-a"] = Choice(right="c", why={
+    "a": "No: the reconstruction is W_d A⁻¹ (A W_e x + A b_e) + b_d = W_d (W_e x + b_e) + b_d, exactly as "
+         "before, so the loss cannot change; nothing made the trained codings PCA's coordinates in the first "
+         "place.",
+    "b": "No: the reconstructions are identical, so the loss is identical; the squared error only looks at the"
+         " reconstructions, and decorrelating the codings does not change a single one of them.",
+    "c": "Yes: A⁻¹A cancels, every reconstruction stays the same, so the loss is blind to how the plane's axes"
+         " are chosen; PCA adds that choice (orthogonal axes sorted by variance), the autoencoder does not.",
+    "d": "No: A⁻¹A = I for every invertible A, a stretch like diag(2, 1) included: the decoder's A⁻¹ undoes "
+         "the stretch of the codings before any reconstruction is made.",
 })
-QUESTIONS["01-b"] = Choice(right="b", why={
-    "a": "No: without biases the model can only reach planes through the origin; PCA's plane passes through "
-         "the data's mean, which is not the origin here.",
-    "b": "Yes: a bias-free linear autoencoder finds the top singular vectors of the UNCENTRED data; the mean "
+QUESTIONS["01-b"] = Choice(right="d", why={
+    "a": "No: the weight columns span a plane through the origin, and without biases the model can reach no "
+         "other; PCA's plane passes through the data's mean, which is not the origin here.",
+    "b": "No: the model still minimises the squared error, so it keeps the directions of largest spread "
+         "measured from the origin, never the smallest ones.",
+    "c": "No: removing the biases makes the model smaller, not unstable; the loss just cannot fall as low as "
+         "with biases.",
+    "d": "Yes: a bias-free linear autoencoder finds the top singular vectors of the UNCENTRED data; the mean "
          "pulls its plane away from PCA's, so the principal angles are not both ≈ 0°.",
-    "c": "No: it still minimises the squared error, so it keeps directions of large spread (measured from the "
-         "origin), never the smallest ones.",
-    "d": "No: removing the biases makes the model smaller, not unstable; the loss just cannot fall as low.",
 })
-QUESTIONS["01-c"] = Choice(right="b", why={
-    "a": "No: each gradient step updates every weight at once; nothing makes z₁ finish first.",
-    "b": "Yes: the loss changes little when the plane turns between two directions of nearly equal variance, "
-         "so the gradient doing that turn is small; the 1st direction, far above the others, is found fast.",
-    "c": "No: the same 60 points give angles below 0.02° after 100 epochs, so the 2nd direction can be found.",
-    "d": "No: a smaller step makes every move smaller; it cannot speed up a rotation the gradient barely drives.",
+QUESTIONS["01-c"] = Choice(right="a", why={
+    "a": "Yes: a plane's squared error is the variance it leaves out. A plane through the mean that holds the "
+         "1st direction and any direction u of the (2nd, 3rd) plane keeps λ₁ + λ₂, whichever u, when λ₂ = λ₃: "
+         "the loss is flat along that rotation, so the second angle goes wherever the start and the minibatch "
+         "noise take it. PCA's 2nd component is not unique then either.",
+    "b": "No: NAdam rescales each parameter's step by the running size of its gradients, but it keeps the sign"
+         " of their average. When all those planes have the same loss, the average push towards PCA's plane is"
+         " zero: there is nothing to scale up, only minibatch noise, which favours no direction.",
+    "c": "No: the 1st variance is still far above the others, so the direction of largest variance is unique "
+         "and the loss drops steeply as the plane turns towards it: one angle goes to ≈ 0°, as on this data.",
+    "d": "No: on this data the rotation is slow because the gap is small but not zero. At a gap of zero the "
+         "loss is not less steep along the rotation but flat, so no number of epochs settles the 2nd "
+         "direction.",
 })
 
 
@@ -246,32 +256,38 @@ def check_code_neighbours(answer, model, images: torch.Tensor, labels: torch.Ten
                     "is the same.")
 
 
-QUESTIONS["02-a"] = Choice(right="b", why={
+QUESTIONS["02-a"] = Choice(right="d", why={
     "a": "No: 102,400 is half of the two matrices; tying removes the decoder's matrices entirely, since the "
          "decoder reads the encoder's ones transposed.",
-    "b": "Yes: the decoder's two weight matrices, 16×256 and 256×784, are gone: 4,096 + 200,704 = 204,800. Its "
-         "biases (256 + 784) stay: tying shares weight matrices, not biases.",
-    "c": "No: that also counts the decoder's biases (256 + 784) as saved, but a tied decoder keeps its own "
+    "b": "No: that also counts the decoder's biases (256 + 784) as saved, but a tied decoder keeps its own "
          "biases; the output layer's 784 biases have no counterpart in the encoder at all.",
-    "d": "No: 200,704 is only the 256×784 matrix; the 16×256 one is tied too.",
+    "c": "No: 200,704 is only the 256×784 matrix; the 16×256 one is tied too.",
+    "d": "Yes: the decoder's two weight matrices, 16×256 and 256×784, are gone: 4,096 + 200,704 = 204,800. Its"
+         " biases (256 + 784) stay: tying shares weight matrices, not biases.",
 })
-QUESTIONS["02-b"] = Choice(right="c", why={
-    "a": "No: F1 uses precision, TP / (TP + FP); with twice as many digits per garment, the same detector has "
-         "more true positives per false alarm, so its F1 changes with the mix, not just with the model.",
-    "b": "No: precision is TP / (TP + FP); doubling the digits per garment doubles TP at the same threshold "
-         "and leaves FP alone, so precision rises with the mix even for the same detector.",
-    "c": "Yes: ROC AUC only uses rates WITHIN each class (TPR among digits, FPR among clothes), so the ratio of "
-         "digits to clothes does not enter it; F1's precision does depend on that ratio.",
-    "d": "No: the ROC curve plots TPR against FPR, each computed inside one class; the class ratio cancels.",
+QUESTIONS["02-b"] = Choice(right="a", why={
+    "a": "Yes: the ROC AUC only uses rates WITHIN each group (the true-positive rate among digits, the "
+         "false-positive rate among garments); the ratio of digits to garments enters neither, so only the "
+         "sampling noise of the smaller test moves it.",
+    "b": "No: F1 contains the precision, TP / (TP + FP). At the same threshold, twice as many digits per "
+         "garment double TP relative to FP, so precision and F1 rise, though the detector did not change.",
+    "c": "No: the threshold is set on the garments alone, but the precision then counts digits among the "
+         "flagged images: with twice as many digits per garment, TP doubles relative to FP, so the precision "
+         "moves with the mix.",
+    "d": "No: every point of the ROC curve is a pair (FPR, TPR), each a rate inside one group; the number of "
+         "digits per garment cancels from both, so the curve and its area stay put.",
 })
-QUESTIONS["02-c"] = Choice(right="d", why={
-    "a": "No: there was little overfitting to reduce: each model's validation error is within 0.002 of its "
-         "training error.",
-    "b": "No: the tied model has about half the weights; it has less capacity, not more.",
-    "c": "No: the stacked model's validation RMSE (0.1191) is as low as its training RMSE (0.1175): it does not "
-         "overfit.",
-    "d": "Yes: with no train–valid gap there is nothing for a regulariser to close; the tied model simply fits "
-         "the training images better (0.1069 vs 0.1175), and its validation error follows.",
+QUESTIONS["02-c"] = Choice(right="b", why={
+    "a": "No: a gap that differs between two models trained on the same images with the same schedule does say"
+         " something: the stacked model fits images it has seen much better than new ones, which is "
+         "overfitting.",
+    "b": "Yes: with 1,000 images the stacked model learns them better than new ones (a gap); tying halves the "
+         "free weights, so the model cannot fit them as closely, and its validation error ends lower. In the "
+         "lesson's full run there was no gap, so there tying had nothing to regularise.",
+    "c": "No: the tied model has about half the weights, so less capacity; here it wins on validation BECAUSE "
+         "it cannot fit the training images as closely.",
+    "d": "No: one seed cannot rule out noise, but these numbers point one way: the model with fewer free "
+         "weights has the smaller gap and the lower validation error, the pattern a regulariser gives.",
 })
 
 
@@ -318,8 +334,8 @@ def check_conv_autoencoder(model, codings_dim: int, images: torch.Tensor, max_pa
             "the encoder's first layer with weights reads the pixels: make it an nn.Conv2d. A dense layer "
             "there learns a separate weight for every pixel; a convolution shares one small filter.")
     require(bool(last) and isinstance(last[0], (nn.ConvTranspose2d, nn.Conv2d)),
-            "the decoder's last layer with weights writes the pixels: make it an nn.ConvTranspose2d, not a "
-            "dense layer")
+            "the decoder's last layer with weights writes the pixels: make it a convolution (nn.ConvTranspose2d, "
+            "or an nn.Conv2d mapping the channels to one), not a dense layer")
     require(any(isinstance(m, nn.ConvTranspose2d) for m in model.decoder.modules()),
             "the decoder should grow the image back with transposed convolutions (nn.ConvTranspose2d)")
     n = sum(p.numel() for p in model.parameters())
@@ -342,29 +358,33 @@ def check_conv_autoencoder(model, codings_dim: int, images: torch.Tensor, max_pa
     return correct(f"images -> {codings_dim} codes -> images with {n:,} parameters, convolutions at both ends.")
 
 
-QUESTIONS["03-a"] = Choice(right="b", why={
-    "a": "No: a convolution's weights are its k×k filters, whatever the size of the grid they slide over.",
-    "b": "Yes: 56×56 = 3,136 inputs make the dense first layer 4× larger (3,136×128 instead of 784×128); the "
+QUESTIONS["03-a"] = Choice(right="a", why={
+    "a": "Yes: 56×56 = 3,136 inputs make the dense first layer 4× larger (3,136×128 instead of 784×128); the "
          "convolutions keep their 3×3 filters, and AdaptiveAvgPool2d(1) averages any grid to one value per "
          "channel, so the code stays 32-d.",
-    "c": "No: it is the other way round: a dense layer has one weight per input pixel and unit; a filter's size "
-         "does not depend on the image.",
+    "b": "No: a convolution's weights are its k×k filters, whatever the size of the grid they slide over; only"
+         " the dense layer has a weight per pixel.",
+    "c": "No: it is the other way round: a filter's size does not depend on the image, while a dense layer has"
+         " one weight per input pixel and unit.",
     "d": "No: the dense layer's weight matrix is (units × pixels): 4× the pixels, 4× the weights.",
 })
-QUESTIONS["03-b"] = Choice(right="a", why={
-    "a": "Yes: with a kernel of 4 and a stride of 2, each input's 4×4 patch overlaps its neighbours' by exactly "
-         "half, so every output pixel away from the border receives 2×2 = 4 contributions: no grid pattern.",
-    "b": "No: output_padding only adds a row and a column at the end; it changes the size, not how the "
-         "patches overlap.",
-    "c": "No: 5 is not a multiple of 2 either: outputs alternate between 3 and 2 contributions per direction "
-         "(9, 6 and 4 in 2-D), so the grid remains.",
-    "d": "No: padding trims the border; the uneven overlap inside stays the same.",
+QUESTIONS["03-b"] = Choice(right="d", why={
+    "a": "No: a kernel of 4 is flat for stride 2 because 4 is a multiple of 2 (4 / 2 = 2 contributions per "
+         "direction). 4 is not a multiple of 3: neighbouring patches overlap by one pixel only.",
+    "b": "No: 4, 6 and 9 is the pattern of a kernel of 5 with a stride of 2 (2 or 3 per direction). With a "
+         "stride of 3, a 4-wide patch overlaps the next by one pixel, so the counts are 1 or 2.",
+    "c": "No: the patches are 4 wide but start only 3 apart, so neighbouring patches share one row and one "
+         "column: those pixels get two contributions, four where a shared row meets a shared column.",
+    "d": "Yes: per direction the counts repeat 1, 1, 2, so in 2-D they are 1, 2 and 4 — a grid with a period "
+         "of 3 pixels. The output is flat only when the kernel is a multiple of the stride.",
 })
-QUESTIONS["03-c"] = Choice(right="a", why={
-    "a": "Yes: (3 − 1)·2 − 2·1 + 3 = 5: padding=1 trims a pixel on each side, so the decoder no longer lands on 7.",
-    "b": "No: 6 would need output_padding=1 on top of padding=1: (3 − 1)·2 − 2 + 3 + 1 = 6.",
-    "c": "No: 7 is what the layer gives WITHOUT padding: (3 − 1)·2 + 3.",
-    "d": "No: a stride-2 transposed convolution roughly doubles the size; (3 − 1)·2 − 2 + 3 = 5, not 3.",
+QUESTIONS["03-c"] = Choice(right="c", why={
+    "a": "No: (7 − 1)·2 − 2·1 + 4 + 1 = 15. With a kernel of 3, output_padding=1 made up for the kernel being "
+         "one short of 4; a kernel of 4 already adds that pixel.",
+    "b": "No: (7 − 1)·2 + 4 = 16: a stride-2 transposed convolution gives 2·(n − 1) + kernel, which is 2·n "
+         "only when padding and output_padding take the extra pixels back.",
+    "c": "Yes: (7 − 1)·2 − 2·1 + 4 + 0 = 14: the size is (n − 1)·stride − 2·padding + kernel + output_padding.",
+    "d": "No: (7 − 1)·2 − 2·2 + 4 + 1 = 13: padding trims on both sides, so one more pixel of padding costs two.",
 })
 
 
@@ -555,24 +575,28 @@ def check_step_timer(seconds_per_step, forward_delay: float = 0.005, backward_de
 
 
 QUESTIONS["04-a"] = Choice(right="b", why={
-    "a": "No: clipping only ever shrinks a gradient, and only one whose norm is above the limit; it never "
-         "scales a small gradient up.",
-    "b": "Yes: clip_grad_norm_ rescales the gradient only when its norm exceeds 1. The largest norm measured "
-         "was 0.306, so every update was exactly what it would have been without clipping.",
-    "c": "No: clipping shrinks large gradients; it cannot make small (vanishing) gradients larger. That is "
-         "what the LSTM's gates are for.",
-    "d": "No: clipping rescales the gradient (to norm 1 when it is above 1); it does not touch the learning "
-         "rate, and here no gradient reached the limit.",
+    "a": "No: 28 steps multiply 28 step-to-step Jacobians; 280 steps multiply 280. A product of factors a "
+         "little above 1 in size grows exponentially with their number, so a threefold margin at 28 steps "
+         "guarantees nothing at 280.",
+    "b": "Yes: the sequence, and the data, changed, so the old norms don't carry over: measure them again. "
+         "Clipping is the safety net for this case: it shrinks only the batches whose norm is above 1 and "
+         "leaves the others exactly as they are.",
+    "c": "No: clipping only ever shrinks a gradient whose norm is above the limit; it never scales a small "
+         "gradient up, so it cannot fix vanishing gradients (the LSTM's gates are for that).",
+    "d": "No: backpropagation through time multiplies Jacobians, it does not add a fixed amount per step: the "
+         "norm can grow much faster than in proportion, or shrink, so no simple rule turns 0.306 into 3.",
 })
-QUESTIONS["04-b"] = Choice(right="b", why={
-    "a": "No: the LSTM has more parameters (303,676 against 55,921), but the time is set by the work and by "
-         "how much of it can run at once, not by the parameter count.",
-    "b": "Yes: the hidden state of step t is an input of step t + 1, so the 28 steps run one after the other, "
-         "each a matrix product of a few hundred thousand multiply-adds for the whole batch, far too small "
-         "to fill a GPU. A convolution's positions are independent and run all at once.",
-    "c": "No: the weights are shared by all 28 steps; that is what makes it a recurrent network.",
-    "d": "No: the 256 sequences of a batch run together, as one (256, 28) × (28, 512) product per step; only "
-         "the time steps are sequential.",
+QUESTIONS["04-b"] = Choice(right="a", why={
+    "a": "Yes: a step's products for 256 sequences are a few million multiply-adds, far too little to fill a "
+         "GPU, so the time is set by the 28 steps that run one after the other. Twice the rows mostly occupy "
+         "units that were idle, and the time grows far less than the work.",
+    "b": "No: that holds when the GPU is already busy; here it is not, since each of the 28 sequential "
+         "products is small. The LSTM is slower than the convolutional model by more than its 3.5× "
+         "multiply-adds for the same reason.",
+    "c": "No: the sequences of a batch run together, as one (N, 28) × (28, 512) product per step for the first"
+         " layer; only the time steps are sequential, and there are 28 of them whatever the batch size.",
+    "d": "No: 512 hidden states of 128 numbers are 65,536 floats, 256 KB; a GPU's on-chip cache holds tens of "
+         "megabytes, so memory is not the limit here.",
 })
 
 
@@ -734,30 +758,38 @@ def check_best_denoiser(best, models: dict, clean: torch.Tensor, noisy: torch.Te
     return correct(f'"{best}" denoises best here (RMSE {scores[best]:.4f}).')
 
 
-QUESTIONS["05-a"] = Choice(right="b", why={
-    "a": "No: the models have no batch normalisation; the only layer that acts differently is the corruption.",
-    "b": "Yes: in training mode nn.Dropout(0.5) still drops half the input pixels, so the model reconstructs "
-         "from half an image and does worse; over 5,000 images the random draws average out, so the "
-         "number barely moves from one evaluation to the next.",
-    "c": "No: nn.Dropout scales the kept pixels by 2 in training mode and does nothing in eval mode, which is "
-         "what the model was trained to expect.",
-    "d": "No: the evaluation runs under torch.no_grad(); no gradient is computed in either mode.",
+QUESTIONS["05-a"] = Choice(right="c", why={
+    "a": "No: the first linear layer does keep the means, but the ReLU after it does not: averaging ReLU "
+         "outputs is not the ReLU of the averaged input, and the same holds for the sigmoid at the end.",
+    "b": "No: nn.Dropout(0.5) doubles the pixels it keeps, so each pixel is x on average in training mode, as "
+         "bright as in eval mode; the difference comes later, from the non-linear layers.",
+    "c": "Yes: dropout makes the INPUT right on average, but the network is not linear (ReLU, sigmoid), and "
+         "the mean of f(input) differs from f(mean input). Eval mode's 'no dropout' is an approximation of "
+         "that average, usually a close one.",
+    "d": "No: the rescaling makes each layer's input right on average only for the layer right after dropout; "
+         "it would give the eval output exactly only for a linear network, and this one has ReLUs and a "
+         "sigmoid.",
 })
-QUESTIONS["05-b"] = Choice(right="a", why={
-    "a": "Yes: it was trained to map images with exactly this kind of noise to their clean versions, so its "
-         "encoder learned to give a noisy image nearly the code of the clean one.",
-    "b": "No: the change is divided by the norm of the clean code, so small codes do not make it small.",
-    "c": "No: the noise averages to zero only over many pixels and draws; for one image the first layer "
-         "sees its own noise vector, and a model trained on clean images passes much of it on (0.56).",
-    "d": "No: encode_all puts the model in eval mode, but the noise was added to the images before, outside "
-         "the model, so every model sees the same damaged images.",
+QUESTIONS["05-b"] = Choice(right="b", why={
+    "a": "No: 'noise' is not one thing: the Gaussian model saw small changes on every pixel; a few pixels "
+         "jumping to 0 or 1 is a damage it never saw in training, so its 0.25 need not carry over.",
+    "b": "Yes: robustness is learned for the damage seen in training. Salt-and-pepper changes a few pixels by "
+         "a lot (the pepper half resembles dropout's zeroed pixels, the salt half nothing any model saw), so "
+         "which encoder is steadiest has to be measured.",
+    "c": "No: the weights are the whole difference; the same architecture trained on different inputs gives "
+         "different encoders, as 0.56 / 0.47 / 0.25 under Gaussian noise already show.",
+    "d": "No: 0 and 1 occur in clean images, but not in random places: a white pixel in a dark background is "
+         "what the clean-trained model never saw, and nothing trained it to ignore such pixels.",
 })
-QUESTIONS["05-c"] = Choice(right="c", why={
-    "a": "No: that would be dropout without rescaling; nn.Dropout(p) divides the kept values by 1 − p.",
-    "b": "No: dropout zeroes values, it does not add noise.",
-    "c": "Yes: each pixel is zeroed with probability 0.5, and a kept one is divided by 1 − 0.5, so 0.6 "
-         "becomes 0 or 1.2; on average it stays 0.6, which is why nothing needs rescaling in eval mode.",
-    "d": "No: in training mode dropout is random for every pixel; 0.3 would be the average of 0 and 0.6.",
+QUESTIONS["05-c"] = Choice(right="d", why={
+    "a": "No: that is dropout without rescaling; nn.Dropout divides the kept values by the keep rate 1 − p = "
+         "0.2, so the average stays 0.5 and eval mode does nothing at all.",
+    "b": "No: p is the probability of ZEROING a value, not of keeping it, and the kept values are divided by "
+         "the keep rate 1 − p = 0.2, not by p.",
+    "c": "No: dropout is random for every pixel: each one is either zeroed or kept (and rescaled), never "
+         "scaled by a fixed factor.",
+    "d": "Yes: each pixel is zeroed with probability 0.8 and a kept one is divided by 1 − 0.8 = 0.2, so 0.5 "
+         "becomes 0 or 2.5; 0.2 × 2.5 = 0.5 on average, which is why eval mode needs no rescaling.",
 })
 
 
