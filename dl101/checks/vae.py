@@ -319,8 +319,8 @@ QUESTIONS["08-b"] = Choice(right="b", why={
     "d": 'No: 88.7 / 784 ≈ 0.113 is what the loss adds per pixel (KL / 784), not the KL per image.',
 })
 QUESTIONS["08-c"] = Choice(right="b", why={
-    "a": 'No: right frequencies per position are not right codes: drawing positions independently ignores which tokens go together in one image (a sole with a shaft, not with a sleeve), so many drawn codes are still combinations the encoder never makes.',
+    "a": 'No: right frequencies per position are not right codes: drawing positions independently ignores which tokens go together in one image, so many drawn codes are still combinations the encoder never makes.',
     "b": "Yes: matching each position's frequencies stops rare categories from being drawn as often as common ones, but the positions are still drawn independently, so tokens that never occur together in one image still meet. A prior over whole token sequences (DALL·E's transformer, VQ-VAE-2's PixelCNN) fixes that.",
     "c": 'No: the decoder does get one-hots either way, but *which* one-hots matters: a code made of tokens the encoder uses often, together, decodes to a garment; a code of rare tokens decodes to what the decoder never learned.',
-    "d": 'No: the perplexity you measured is above 1 at most positions, so several categories keep being drawn at each position: the samples vary. Only a perplexity of 1 everywhere would give the same code every time.',
+    "d": "No: drawing from the frequencies makes common categories likelier, not certain: unless a position uses a single category (perplexity 1), several keep being drawn there and the samples still vary.",
 })
