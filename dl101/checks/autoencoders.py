@@ -871,32 +871,21 @@ def check_most_active_unit(unit, model, images: torch.Tensor, labels: torch.Tens
     return correct(f"unit {want} fires most (mean {means[want]:.3f}) for class {cls}.")
 
 
-QUESTIONS["06-a"] = Choice(right="c", why={
-    "a": "No: the clamp keeps the penalty finite, and the run ended with finite numbers; log(0) would show "
-         "as NaN or inf, not as a higher RMSE.",
-    "b": "No: no unit is dead: every unit's mean is 0.100, right at the target.",
-    "c": "Yes: at weight 1 the penalty outweighs the reconstruction error, so training pins every unit's "
-         "mean at exactly p even where using a unit more (or less) would rebuild the images better.",
-    "d": "No: the penalty weight multiplies one term of the loss; the optimiser's learning rate is "
-         "0.002 in every run.",
+QUESTIONS["06-a"] = Choice(right="d", why={
+    "a": 'No: p·log(p/q) does grow as q → 0, but at q = 0.075 the unit is close to p: KL(0.1 ‖ 0.075) ≈ 0.004 nats with slope ≈ −0.36, against ≈ 0.058 nats and slope ≈ +0.74 at q = 0.231. The unit above p is pulled harder.',
+    "b": "No: the penalty is a sum over units of KL(p ‖ q_j), each with its own unit's mean q_j, so each unit is pushed according to its own distance from p: about +0.74 per unit of q at 0.231, −0.36 at 0.075.",
+    "c": 'No: KL(p ‖ q) has a slope as soon as q ≠ p (−p/q + (1 − p)/(1 − q)): +0.74 at 0.231, −0.36 at 0.075. The spread survived at 1e-5 because that weight is small against the reconstruction error, not because the penalty is flat.',
+    "d": 'Yes: KL(0.1 ‖ 0.231) ≈ 0.058 nats with slope −p/q + (1 − p)/(1 − q) ≈ +0.74, against ≈ 0.004 nats and slope ≈ −0.36 at 0.075. The KL is lopsided: a unit that fires too often costs far more than one that fires too rarely by a similar amount, so a larger weight reins in the busiest units first.',
 })
-QUESTIONS["06-b"] = Choice(right="b", why={
-    "a": "No: that is what the KL penalty does, because it has a target p for each unit; the L1 penalty has "
-         "no target, it pulls every activation towards 0.",
-    "b": "Yes: the L1 penalty pulls every activation towards 0 with the same force, whatever the unit's "
-         "mean, and nothing pushes a unit back up once the reconstruction stops needing it. Count the "
-         "units of your l1_ae whose mean is below 0.01.",
-    "c": "No: the penalty is on activations, not weights; and the sigmoid cannot make an activation "
-         "negative, so there is nothing to flip.",
-    "d": "No: a larger penalty lowers activations; it cannot push a sigmoid unit towards 1.",
+QUESTIONS["06-b"] = Choice(right="c", why={
+    "a": 'No: the slope of weight·|a| is the same weight / (number of values) for every positive activation, small or large; and the KL penalty pushes a quiet unit up, not down, since its slope is negative for q < p.',
+    "b": 'No: the L1 penalty has no target at all: its slope is the same positive constant for every unit, so it only ever pushes down. Pulling a unit back towards a target is what the KL penalty does, towards p.',
+    "c": "Yes: weight·|a| has the same slope for every positive activation, so L1 pushes a quiet unit down as hard as a busy one and never pushes it back; only the reconstruction error can keep it alive. The KL penalty's slope −p/q + (1 − p)/(1 − q) is negative for q < p: it pushes a quiet unit back up towards p. Count the units of your l1_ae and of sparse_ae with a mean below 0.01 and compare.",
+    "d": 'No: the codes come out of a sigmoid, which is always positive; and below 0, |a| would grow again, so a negative activation would raise the L1 penalty, not lower it.',
 })
 QUESTIONS["06-c"] = Choice(right="a", why={
-    "a": "Yes: the penalty sees only the unit's mean over the batch, q = 0.1 = p, so it is 0; yet an output "
-         "that is the same for every image says nothing about the image. Sparsity per image is not what "
-         "the KL penalty asks for.",
-    "b": "No: q is the mean over the batch, 0.1, equal to p, so KL(p || q) is exactly 0.",
-    "c": "No: the penalty is the KL divergence of the batch mean from p; it does not look at each "
-         "activation, so a constant 0.1 costs nothing.",
-    "d": "No: a constant unit carries no information about the image; the decoder can only use it as an "
-         "extra bias.",
+    "a": "Yes: the penalty sees only the unit's mean over the batch, q = 0.1 = p, so it is 0; yet an output that is the same for every image says nothing about the image. Sparsity per image is not what the KL penalty asks for.",
+    "b": 'No: q is the mean over the batch, 0.1, equal to p, so KL(p || q) is exactly 0; the penalty never looks at whether single activations are 0 or 1.',
+    "c": 'No: the penalty is the KL divergence of the batch mean from p; it does not look at each activation, so a constant 0.1 costs nothing.',
+    "d": 'No: the penalty is 0, but a constant unit carries no information about the image; the decoder can only use it as an extra bias.',
 })

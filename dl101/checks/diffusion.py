@@ -141,28 +141,21 @@ def check_step_distances(distances, model, schedule, reference_steps: int, n: in
     return correct("your distances are the RMS pixel differences from the reference.")
 
 
-QUESTIONS["10-a"] = Choice(right="c", why={
-    "a": "No: the measured ε-RMSE is largest at t = 1, but the question fixes the ε error at δ. An error δ "
-         "in ε̂ moves x̂_0 by δ·√((1 − ᾱ_t)/ᾱ_t), which is tiny at t = 1 (about 0.003 for T = 4000).",
-    "b": "No: √((1 − ᾱ_t)/ᾱ_t) grows all the way to t = T, where ᾱ_t is smallest.",
-    "c": "Yes: x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t, so an error δ in ε̂ becomes δ·√((1 − ᾱ_t)/ᾱ_t) in x̂_0; "
-         "that factor is largest where ᾱ_t is smallest, at t = T (about 10⁵ for T = 4000). Clipping x̂_0 "
-         "is what keeps it in check.",
-    "d": "No: the factor √((1 − ᾱ_t)/ᾱ_t) depends on t, from about 0.003 at t = 1 to about 10⁵ at t = T.",
+QUESTIONS["10-a"] = Choice(right="b", why={
+    "a": 'No: the step does not jump to x̂_0; it removes a small part of the predicted noise. The error δ enters x_{t−1} through the coefficient β_t/(√(1 − ᾱ_t)·√α_t) ≈ 0.0008/(0.71 · 1.0) ≈ 0.0011, not through √((1 − ᾱ_t)/ᾱ_t) ≈ 1.0.',
+    "b": 'Yes: x_{t−1} contains −β_t/(√(1 − ᾱ_t)·√α_t)·ε̂, so δ moves it by β_t/(√(1 − ᾱ_t)√α_t)·δ ≈ 0.0008/(0.71 · 1.0)·δ ≈ 0.0011·δ. Each step commits only a sliver of the current guess; the 31.6 of the first step comes from α_T = 0.001 and β_T = 0.999, at t = T only.',
+    "c": 'No: 1/√α_t is 31.6 only at t = T, where α_T = 0.001; at t = 2000, α_t = 1 − β_t ≈ 0.9992 and 1/√α_t ≈ 1.0004, and the ε̂ term carries β_t ≈ 0.0008, so δ moves x_{1999} by about 0.0011·δ.',
+    "d": 'No: the step divides by √α_t ≈ 1.0004, not by √ᾱ_t; and δ enters through the ε̂ term, whose coefficient is β_t/√(1 − ᾱ_t) ≈ 0.0011.',
 })
-QUESTIONS["10-b"] = Choice(right="b", why={
-    "a": "No: the same trained model gave values from 0.2805 to 0.2861 with fresh draws: a drop of 0.0056 "
-         "is within that spread, so it may be the draw, not the model.",
-    "b": "Yes: fresh draws of t and ε alone moved the same model's RMSE across 0.2805–0.2861. Compare "
-         "epochs on one fixed draw (fixed_diffusion_batches).",
-    "c": "No: overfitting would show as a validation error rising while the training error falls; here "
-         "the change is within what the random draw alone produces.",
-    "d": "No: nothing here is about the learning rate; the difference is within the spread of fresh draws.",
+QUESTIONS["10-b"] = Choice(right="a", why={
+    "a": "Yes: on one fixed draw both models face the same t and ε, so the difference of the two values is the models' difference alone; and the fixed draw gives the same value every time, so one evaluation per epoch is all it takes.",
+    "b": "No: averaging five draws divides the draw's spread only by √5 ≈ 2.2: the 0.0056 spread becomes about 0.0025, still larger than the 0.0013 between the two epochs; and it costs five validation passes per epoch.",
+    "c": "No: the fixed draw gives the same value every time (the lesson's cell shows it), so five evaluations cost five times as much and return the same number as one.",
+    "d": 'No: the training loss is also measured on fresh draws, on training images, while the weights change during the epoch: it cannot tell whether the validation error fell by 0.0013.',
 })
-QUESTIONS["10-c"] = Choice(right="b", why={
-    "a": "No: 3·ε_c forgets the −s·ε_u term: ε̂ = ε_u + 3(ε_c − ε_u) = 3ε_c − 2ε_u.",
-    "b": "Yes: with ε_c = ε_u the difference is 0 and ε̂ = ε_u = ε_c: guidance only amplifies what the "
-         "prompt changes, and where it changes nothing, nothing is amplified.",
-    "c": "No: ε̂ = ε_u + s·0 = ε_u, not 0: the model still predicts the noise.",
-    "d": "No: −2ε_u is only part of 3ε_c − 2ε_u; with ε_c = ε_u the two parts add up to ε_u.",
+QUESTIONS["10-c"] = Choice(right="d", why={
+    "a": 'No: 0.5 is the plain conditional model, s = 1. With s = 3: ε̂ = 0.2 + 3·(0.5 − 0.2) = 1.1.',
+    "b": 'No: (1·0.2 + 3·0.5)/4 ≈ 0.425 is a mixture, always between the two; the formula ε_u + s(ε_c − ε_u) is not one for s > 1: it gives 0.2 + 3·0.3 = 1.1.',
+    "c": 'No: 3·ε_c forgets the −s·ε_u term: ε̂ = ε_u + 3(ε_c − ε_u) = 3ε_c − 2ε_u = 1.5 − 0.4 = 1.1.',
+    "d": "Yes: ε̂ = 0.2 + 3·(0.5 − 0.2) = 1.1, past ε_c = 0.5: guidance extrapolates along what the prompt changes, here three times the prompt's shift of 0.3. That is how s > 1 pushes the image towards the prompt, at the cost of variety.",
 })

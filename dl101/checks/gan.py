@@ -164,31 +164,21 @@ def check_smoothed_discriminator_step(fn, generator, discriminator, real: torch.
                     "d_optimizer.")
 
 
-QUESTIONS["09-a"] = Choice(right="b", why={
-    "a": "No: at p_g = p_data the samples would look like garments. The losses only say that D outputs ½ "
-         "for every image, which they would do whatever G makes.",
-    "b": "Yes: logit 0 everywhere gives exactly 2 ln 2 and ln 2, whatever G makes. A D that never learns "
-         "(learning rate 0, weights frozen by mistake, an optimizer over the wrong parameters) sits there, "
-         "and G, with no signal from D, stays noise.",
-    "c": "No: a collapsed G makes a few kinds of garment, and a D that learns would spot them: its loss "
-         "would move away from 2 ln 2.",
-    "d": "No: a D that wins has a loss below 2 ln 2 ≈ 1.386 and a G loss above ln 2, not exactly on the lines.",
+QUESTIONS["09-a"] = Choice(right="a", why={
+    "a": 'Yes: logit 0 everywhere gives exactly 2 ln 2 and ln 2, whatever G makes. A D that never learns (learning rate 0, weights frozen by mistake, an optimizer over the wrong parameters) sits there, and G, with no signal from D, stays noise.',
+    "b": 'No: at p_g = p_data the samples would look like garments, and no G starts there at the first epoch. The losses only say that D outputs ½ for every image, which they would do whatever G makes.',
+    "c": 'No: a collapsed G makes a few kinds of garment, not noise, and a D that learns would spot them: its loss would move away from 2 ln 2.',
+    "d": 'No: a D that wins has a loss below 2 ln 2 ≈ 1.386 and a G loss above ln 2, not exactly on the lines.',
 })
-QUESTIONS["09-b"] = Choice(right="b", why={
-    "a": "No: ½ is the best D without smoothing. With targets 0.9, maximise 0.9·p_data·log D + "
-         "(0.1·p_data + p_g)·log(1 − D): the maximum is at D = 0.9·p_data / (p_data + p_g).",
-    "b": "Yes: D* = 0.9·p_data / (p_data + p_g) = 0.9 / 2 = 0.45 when p_g = p_data.",
-    "c": "No: 0.9 is D* where G makes no images at all (p_g = 0); at the equilibrium p_g = p_data halves it.",
-    "d": "No: 0.9 / 1.9 puts only 0.9·p_data in the denominator. The real images' remaining 0.1 pushes "
-         "towards 'fake' too, so the denominator keeps all of p_data: D* = 0.9·p_data / (p_data + p_g).",
+QUESTIONS["09-b"] = Choice(right="d", why={
+    "a": 'No: ½ is the best D without smoothing. With targets 0.9, maximise 0.9·p_data·log D + (0.1·p_data + p_g)·log(1 − D): the maximum is at D = 0.9·p_data / (p_data + p_g).',
+    "b": "No: 0.9 / 1.9 puts only 0.9·p_data in the denominator. The real images' remaining 0.1 pushes towards 'fake' too, so the denominator keeps all of p_data: D* = 0.9·p_data / (p_data + p_g).",
+    "c": 'No: 0.9 is D* where G makes no images at all (p_g = 0); at the equilibrium p_g = p_data halves it.',
+    "d": 'Yes: D* = 0.9·p_data / (p_data + p_g) = 0.9 / 2 = 0.45 when p_g = p_data.',
 })
-QUESTIONS["09-c"] = Choice(right="b", why={
-    "a": "No: only g_optimizer.step() runs, and g_optimizer holds G's parameters only: D's weights do "
-         "not move in the G step.",
-    "b": "Yes: backward also fills D's .grad, but discriminator_step calls "
-         "d_optimizer.zero_grad(set_to_none=True) before its own backward, so D's update is unchanged. "
-         "Freezing saves that work (and keeps the step correct if someone reorders the code).",
-    "c": "No: the D step starts with d_optimizer.zero_grad(set_to_none=True), which drops the gradients "
-         "left over from the G step before D's own backward.",
-    "d": "No: computing gradients for D's weights is allowed; it is only wasted work here.",
+QUESTIONS["09-c"] = Choice(right="c", why={
+    "a": "No: the D step starts with d_optimizer.zero_grad(set_to_none=True), which drops the gradients left over from the G step before D's own backward.",
+    "b": "No: only g_optimizer.step() runs, and g_optimizer holds G's parameters only: D's weights do not move in the G step.",
+    "c": "Yes: backward also fills D's .grad, but discriminator_step calls d_optimizer.zero_grad(set_to_none=True) before its own backward, so D's update is unchanged. Freezing saves that work (and keeps the step correct if someone reorders the code).",
+    "d": "No: computing gradients for D's weights is allowed, and backward never updates weights: only an optimizer's step does. Here it is only wasted work.",
 })

@@ -288,55 +288,39 @@ def check_usage_perplexity(fn, model, images: torch.Tensor) -> None:
 
 
 # Concept questions ---------------------------------------------------------------------------------
-QUESTIONS["07-a"] = Choice(right="b", why={
-    "a": "No: the KL term's gradient does not vanish at large β, it grows: β multiplies it.",
-    "b": "Yes: β = 2σ², so β = 10 is a decoder that assumes pixel noise of variance 5. Pixel errors then cost "
-         "little, and a dimension pays for itself only if it lowers the MSE by more than β × its KL / 784: "
-         "few do.",
-    "c": "No: β weighs the KL term in the loss; the optimizer's learning rate is the same for every β.",
-    "d": "No: nothing overflows. The inactive dimensions' log-variances sit near 0 (σ² = 1, the prior), "
-         "a perfectly finite value.",
+QUESTIONS["07-a"] = Choice(right="a", why={
+    "a": "Yes: Σ over 784 pixels = 784 × the per-pixel MSE, so their loss is 784·MSE + KL/784 = 784·(MSE + KL/784²): the chapter's loss with β = 1/784 ≈ 0.0013, a decoder assuming σ² = β/2 ≈ 0.0006. A dimension then pays for itself if it lowers the MSE by more than KL/784², so far more dimensions stay active.",
+    "b": 'No: only the reconstruction term is multiplied by 784, not the KL term, so the balance between them changes: it is the same as dividing β by 784.',
+    "c": 'No: a larger reconstruction term makes the KL term weigh *less* in comparison (β = 1/784), so fewer dimensions are switched off, not more. β = 10 weighs the KL term more.',
+    "d": 'No: the KL term is still in the loss, with weight 1/784 relative to the MSE: small, but a dimension that does not lower the reconstruction error still costs KL, so it still has a reason to sit at the prior.',
 })
 QUESTIONS["07-b"] = Choice(right="c", why={
-    "a": "No: the encoder's means are not random; they are the same every time for the same image.",
-    "b": "No: the decoder plays no part in this count: only the codes are measured.",
-    "c": "Yes: an inactive dimension has q(z_j|x) = N(0, 1), so its sampled z_j varies with variance about 1 "
-         "from the noise ε alone, far above 0.01. Only the means μ_j(x) tell what the image changes.",
-    "d": "No: 0.01 is not the problem; any threshold below 1 counts the noise of the inactive dimensions as "
-         "activity.",
+    "a": "No: the encoder's means are not random; they are the same every time for the same image. Only z adds the noise σ·ε.",
+    "b": 'No: the decoder plays no part in this count: only the codes are measured.',
+    "c": 'Yes: an inactive dimension has q(z_j|x) = N(0, 1), so its sampled z_j varies with variance about 1 from the noise ε alone, far above 0.01. Only the means μ_j(x) tell what the image changes.',
+    "d": 'No: 0.01 is not the problem; any threshold below 1 counts the noise of the inactive dimensions as activity, since their sampled z_j has variance about 1.',
 })
-QUESTIONS["07-c"] = Choice(right="b", why={
-    "a": "No: β = 0.1 reconstructs better (valid RMSE 0.111 against 0.147), so its decoder is not the weak part.",
-    "b": "Yes: with a weak KL term the codes of real images spread where they like (21 active dimensions, "
-         "KL 32.7 nats per image), so N(0, I) puts mass where no image was encoded and the decoder never "
-         "learned what to draw.",
-    "c": "No: β = 0.1 has more active dimensions (21) than β = 1 (8), not fewer.",
-    "d": "No: the distance is to the *nearest* validation image, and a sharper sample that looks like a real "
-         "garment lies closer to one, not farther.",
+QUESTIONS["07-c"] = Choice(right="d", why={
+    "a": "No: β = 0.1 reconstructs better (valid RMSE 0.111 against 0.147): its decoder draws well wherever codes of real images lie. The problem is where the prior's codes land, which more training does not move.",
+    "b": 'No: the mean of n codes drawn from N(0, I) is drawn from N(0, I/n), a code near the origin: the samples all crowd the centre and look alike, and nothing says that the β = 0.1 VAE encoded images there.',
+    "c": "No: β is a weight in the training loss only; sampling decodes z ~ N(0, I) and never uses β. The trained encoder's codes stay where the β = 0.1 training put them.",
+    "d": 'Yes: the holes come from the prior, not the decoder. A Gaussian fitted to the μ(x) of the training images (their mean and covariance) puts its mass where images were encoded, so the decoder gets codes like those it learned from; fitting a density to the codes after training is a known fix for a weakly regularised autoencoder.',
 })
 QUESTIONS["08-a"] = Choice(right="c", why={
-    "a": "No: with hard=True the forward pass already gets exact one-hots at every temperature.",
-    "b": "No: argmax((ℓ + g) / τ) = argmax(ℓ + g) for any τ > 0, so the same noise g picks the same category: "
-         "the draws follow softmax(ℓ) at every τ.",
-    "c": "Yes: the forward pass sends the same one-hot (the argmax does not depend on τ); only the soft "
-         "sample softmax((ℓ + g) / τ), whose gradient flows backwards, gets sharper.",
-    "d": "No: the KL term is computed from the logits ℓ alone; τ does not enter it.",
+    "a": 'No: with hard=True the forward pass already gets exact one-hots at every temperature; blurred mixtures are what hard=False sends.',
+    "b": 'No: argmax((ℓ + g) / τ) = argmax(ℓ + g) for any τ > 0, so the same noise g picks the same category: the draws follow softmax(ℓ) at every τ.',
+    "c": 'Yes: the forward pass sends the same one-hot (the argmax does not depend on τ); only the soft sample softmax((ℓ + g) / τ), whose gradient flows backwards, gets sharper.',
+    "d": 'No: the KL term is computed from the logits ℓ alone; τ does not enter it.',
 })
 QUESTIONS["08-b"] = Choice(right="b", why={
-    "a": "No: KL = 0 is the encoder that outputs the uniform distribution for every code, the opposite case.",
-    "b": "Yes: a one-hot q has Σ q (log q + log K) = log 16 per code, and 32 codes give 32 · log 16 ≈ 88.7 nats "
-         "per image, the most this KL can be.",
-    "c": "No: with log_softmax, q · log q is 1 · 0 for the chosen category and tends to 0 for the others "
-         "(0 · log 0 = 0): the KL stays finite.",
-    "d": "No: 88.7 / 784 ≈ 0.113 is what the loss adds per pixel (KL / 784), not the KL per image.",
+    "a": 'No: KL = 0 is the encoder that outputs the uniform distribution for every code, the opposite case; the prior is uniform over the 16 categories, not a one-hot.',
+    "b": 'Yes: a one-hot q has Σ q (log q + log K) = log 16 per code, and 32 codes give 32 · log 16 ≈ 88.7 nats per image, the most this KL can be.',
+    "c": 'No: with log_softmax, q · log q is 1 · 0 for the chosen category and tends to 0 for the others (0 · log 0 = 0): the KL stays finite.',
+    "d": 'No: 88.7 / 784 ≈ 0.113 is what the loss adds per pixel (KL / 784), not the KL per image.',
 })
-QUESTIONS["08-c"] = Choice(right="d", why={
-    "a": "No: Exercise 8.2 measures a perplexity below 16: the encoder does not use the categories equally, "
-         "so many of the uniform prior's draws are token combinations no image was encoded to.",
-    "b": "No: the decoder only sees one-hots; nothing about it is re-normalised at sampling time.",
-    "c": "No: the temperature shapes the training gradients; decoding fixed one-hots does not involve it.",
-    "d": "Yes: the images use some categories far more often than others at each position, in combinations "
-         "that go together; uniform draws pick rare categories as often as common ones and mix them freely, so "
-         "the decoder gets codes it never saw. "
-         "A learned prior over tokens (DALL·E's transformer) fixes that.",
+QUESTIONS["08-c"] = Choice(right="b", why={
+    "a": 'No: right frequencies per position are not right codes: drawing positions independently ignores which tokens go together in one image, so many drawn codes are still combinations the encoder never makes.',
+    "b": "Yes: matching each position's frequencies stops rare categories from being drawn as often as common ones, but the positions are still drawn independently, so tokens that never occur together in one image still meet. A prior over whole token sequences (DALL·E's transformer, VQ-VAE-2's PixelCNN) fixes that.",
+    "c": 'No: the decoder does get one-hots either way, but *which* one-hots matters: a code made of tokens the encoder uses often, together, decodes to a garment; a code of rare tokens decodes to what the decoder never learned.',
+    "d": "No: drawing from the frequencies makes common categories likelier, not certain: unless a position uses a single category (perplexity 1), several keep being drawn there and the samples still vary.",
 })
