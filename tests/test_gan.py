@@ -60,7 +60,6 @@ def test_requires_grad_is_restored_after_an_exception_inside_the_generator_step(
 
 def test_train_gan_keeps_per_epoch_losses_and_samples_of_one_fixed_noise_batch(fashion):
     torch.manual_seed(0)
-    from dl101.data import Batches
 
     generator, discriminator = gan.mlp_generator(32), gan.mlp_discriminator()
     batches = Batches(fashion.train_x[:256], batch_size=32, shuffle=True)
@@ -98,7 +97,6 @@ def test_plain_gan_models_explain_wrong_inputs(pair):
 
 
 def test_train_gan_leaves_both_networks_in_eval_mode_and_refuses_empty_batches(fashion):
-    from dl101.data import Batches
 
     generator, discriminator = gan.mlp_generator(32), gan.mlp_discriminator()
     history = gan.train_gan(generator, discriminator, Batches(fashion.train_x[:64], batch_size=32), 32,

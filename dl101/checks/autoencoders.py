@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager, nullcontext
-from typing import Iterator
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -133,18 +132,9 @@ QUESTIONS["01-c"] = Choice(right="a", why={
 
 
 # Chapter 02 ---------------------------------------------------------------------------------------
-@contextmanager
-def _every_mode_kept(model) -> Iterator[None]:
-    """Evaluate ``model`` in eval mode, then give EVERY submodule its own mode back (eval_mode restores one
-    flag for the whole model, which would switch a learner's frozen submodule back to training)."""
-    modules = list(model.modules()) if isinstance(model, torch.nn.Module) else []
-    flags = [m.training for m in modules]
-    try:
-        with eval_mode(model) if modules else nullcontext():
-            yield
-    finally:
-        for m, flag in zip(modules, flags):
-            m.training = flag
+def _every_mode_kept(model):
+    """Eval mode inside the block, every submodule's own mode back after it (anything not a module: as is)."""
+    return eval_mode(model) if isinstance(model, torch.nn.Module) else nullcontext()
 
 
 def _f1_at(threshold: float, normal: torch.Tensor, anomalies: torch.Tensor) -> float:

@@ -6,24 +6,13 @@ instead of comparing with stored numbers, so smoke-sized and full-sized runs are
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 
-from dl101.checks._base import Choice, QUESTIONS, as_number, as_tensor
+from dl101.checks._base import Choice, QUESTIONS, as_number, as_tensor, own_random_state
 from dl101.exercises import Incorrect, correct, require
 from dl101.modes import eval_mode
-
-
-@contextmanager
-def _private_rng(like: torch.Tensor, seed: int = 0) -> Iterator[None]:
-    """A fixed seed inside the block; the learner's CPU *and* GPU random states are given back after it."""
-    cuda = [like.device.index or 0] if like.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        yield
 
 
 def _models_by_key(models, name: str, kind: str, minimum: int) -> dict:
@@ -141,9 +130,9 @@ def check_path_ratio(fn, model, images: torch.Tensor, n_steps: int = 9, pairs=((
     require(callable(fn), f"path_ratio should be a function, got {type(fn).__name__}")
     for i, j in pairs:
         x_a, x_b = images[i], images[j]
-        with eval_mode(model), _private_rng(images, 0):
+        with eval_mode(model), own_random_state(0):
             got = as_number(fn(model, x_a, x_b, n_steps), "path_ratio(...)")
-        with eval_mode(model), _private_rng(images, 1):
+        with eval_mode(model), own_random_state(1):
             again = as_number(fn(model, x_a, x_b, n_steps), "path_ratio(...)")
         require(math.isclose(got, again, rel_tol=1e-5),
                 "your path_ratio changes from call to call: interpolate between the code *means*, "
@@ -222,7 +211,7 @@ def check_best_schedule(best_schedule, by_schedule: dict, images: torch.Tensor, 
                        f"your {len(rmse)} schedules.")
     require(rmse[key] < max(rmse.values()), f"the schedule {tuple(picked)} has the *highest* token RMSE of your "
                                             "models: pick the lowest")
-    with _private_rng(images):
+    with own_random_state():
         sampled = {}
         for k, m in by_schedule.items():
             with eval_mode(m), torch.no_grad():
@@ -269,7 +258,7 @@ def usage_perplexity_variants(model, images: torch.Tensor) -> dict[str, torch.Te
 def check_usage_perplexity(fn, model, images: torch.Tensor) -> None:
     """``fn(model, images)`` -> (coding_length,): exp(entropy) of each position's argmax-token frequencies."""
     require(callable(fn), f"usage_perplexity should be a function, got {type(fn).__name__}")
-    with _private_rng(images), eval_mode(model):
+    with own_random_state(), eval_mode(model):
         raw = fn(model, images)
     if isinstance(raw, torch.Tensor) and raw.is_floating_point() and not bool(torch.isfinite(raw).all()):
         raise Incorrect("your perplexity contains NaN: a category no image uses has frequency 0, and "
