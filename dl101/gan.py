@@ -51,7 +51,25 @@ def mlp_discriminator() -> Discriminator:
 
 
 def dcgan_generator(codings_dim: int = 100) -> Generator:
-    """DCGAN: noise -> (128, 7, 7) -> transposed convs with batch norm -> (1, 28, 28)."""
+    """DCGAN: noise -> (128, 7, 7) -> transposed convs, each after batch norm and ReLU -> (1, 28, 28)."""
+    return Generator(
+        codings_dim,
+        nn.Linear(codings_dim, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128), nn.ReLU(),
+        nn.ConvTranspose2d(128, 64, 3, stride=2, padding=1, output_padding=1),  # 14x14
+        nn.BatchNorm2d(64), nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())  # 28x28
+
+
+def dcgan_discriminator() -> Discriminator:
+    """DCGAN: strided convolutions (no pooling), LeakyReLU(0.2) and dropout -> one logit per image."""
+    return Discriminator(
+        nn.Conv2d(1, 32, 5, stride=2, padding=2), nn.LeakyReLU(0.2), nn.Dropout(0.4),   # (N, 32, 14, 14)
+        nn.Conv2d(32, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.2), nn.Dropout(0.4),  # (N, 64, 7, 7)
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 1))
+
+
+def original_dcgan_generator(codings_dim: int = 100) -> Generator:
+    """The original lesson's DCGAN generator: no ReLU after the first batch norm (it drops classes)."""
     return Generator(
         codings_dim,
         nn.Linear(codings_dim, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128),
@@ -60,8 +78,8 @@ def dcgan_generator(codings_dim: int = 100) -> Generator:
         nn.ConvTranspose2d(64, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())  # 28x28
 
 
-def dcgan_discriminator() -> Discriminator:
-    """DCGAN: strided convolutions (no pooling) with dropout -> one logit per image."""
+def original_dcgan_discriminator() -> Discriminator:
+    """The original lesson's DCGAN discriminator: plain ReLU where DCGAN uses LeakyReLU."""
     return Discriminator(
         nn.Conv2d(1, 32, 5, stride=2, padding=2), nn.ReLU(), nn.Dropout(0.4),   # (N, 32, 14, 14)
         nn.Conv2d(32, 64, 5, stride=2, padding=2), nn.ReLU(), nn.Dropout(0.4),  # (N, 64, 7, 7)
@@ -117,6 +135,7 @@ class GANHistory(dict):
     def __init__(self):
         super().__init__(d_loss=[], g_loss=[], seconds=[], samples={})
         self.interrupted = False
+        self.batches_per_epoch = 0
 
 
 @torch.no_grad()
@@ -146,6 +165,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, batches, codings_d
     d_opt = torch.optim.NAdam(discriminator.parameters(), lr=d_lr, betas=betas)
     fixed = torch.randn(n_samples, codings_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     history, epoch = GANHistory(), 0
+    history.batches_per_epoch = len(batches)
     with fast_path(device, cuda_graphs, g_opt, d_opt) as graphed:
         d_update = d_step_fn or discriminator_step
         d_step = graphed(lambda real: d_update(generator, discriminator, d_opt, real, codings_dim))

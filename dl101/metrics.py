@@ -33,6 +33,8 @@ class RMSE:
         if prediction.shape != target.shape:
             raise ValueError(f"RMSE needs predictions shaped like the targets: got {tuple(prediction.shape)} "
                              f"and {tuple(target.shape)}")
+        if prediction.device != self.device:  # follow the model, as a metric never passed through train() must
+            self.to(prediction.device)
         self.total += (prediction.detach() - target).square().sum(dtype=torch.float64)
         self.count += target.numel()
 

@@ -94,3 +94,18 @@ def show_class_histogram(counts: torch.Tensor, classes, title: str | None = None
         ax.set_title(title)
     ax.figure.tight_layout()
     return ax
+
+
+def judge_samples(samples: torch.Tensor, real: torch.Tensor, classifier: nn.Module, classes,
+                  name: str) -> dict:
+    """Score ``samples`` (pixels in [0, 1]) against ``real`` and draw their class histogram.
+
+    Returns ``{"fd": Fréchet distance, "counts": samples per class}``, the numbers a chapter records.
+    """
+    import matplotlib.pyplot as plt
+
+    fd = frechet_distance(real, samples, classifier)
+    counts = class_histogram(samples, classifier)
+    show_class_histogram(counts, classes, title=f"{name}: Fréchet distance {fd:.1f}")
+    plt.show()
+    return {"fd": fd, "counts": counts.tolist()}

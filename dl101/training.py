@@ -36,6 +36,7 @@ class History(dict):
     def __init__(self):
         super().__init__({key: [] for key in self.KEYS})
         self.interrupted = False
+        self.batches_per_epoch = 0
 
     @property
     def epochs(self) -> int:
@@ -216,6 +217,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable,
                          "(check the slice or the n_train you asked for)")
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     metric, name, history, epoch = metric.to(device), metric_name(metric), History(), 0
+    history.batches_per_epoch = len(train_batches)
     if verbose:
         print(_describe(device, use_cuda_graphs(device, cuda_graphs), lr_schedule, max_grad_norm, n_epochs))
     with fast_path(device, cuda_graphs, optimizer) as graphed:

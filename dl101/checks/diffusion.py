@@ -33,6 +33,9 @@ def _ddim_eta1_loop(model, schedule, x, times, noise, variant: str = "right") ->
     return x.clamp(-1, 1)
 
 
+TOLERANCE_ETA1 = 2e-2
+
+
 def check_respaced_ddpm(fn, model, schedule, n_steps: int = 10, n: int = 4, seed: int = 0) -> None:
     """Respaced DDPM on ``ddim_timesteps(T, n_steps)`` equals DDIM with η = 1 given the same noise.
 
@@ -66,7 +69,9 @@ def check_respaced_ddpm(fn, model, schedule, n_steps: int = 10, n: int = 4, seed
 
     want = reference("right")
     gap = (got - want).abs().max().item()
-    if gap < 1e-3:
+    # Two right loops differ by up to ~5e-3 on a GPU (TF32 convolutions, amplified near t = T); each
+    # mistake below moves some pixel by 1 or more.
+    if gap < TOLERANCE_ETA1:
         return correct(f"{n_steps} respaced DDPM steps give DDIM's η = 1 images (largest pixel gap {gap:.1e}).")
     mistakes = {"no clip": "you did not clip x̂_0 to [-1, 1] (and compute the step from the clipped "
                            "x̂_0): near t = T the raw x̂_0 is a wild guess",
@@ -75,7 +80,7 @@ def check_respaced_ddpm(fn, model, schedule, n_steps: int = 10, n: int = 4, seed
                 "sigma² = beta": "your noise has variance β (respaced); the ancestral step uses the "
                                  "posterior variance β̃ = (1 − ᾱ_t')/(1 − ᾱ_t)·β"}
     for variant, hint in mistakes.items():
-        if (got - reference(variant)).abs().max().item() < 1e-3:
+        if (got - reference(variant)).abs().max().item() < TOLERANCE_ETA1:
             raise Incorrect(hint + ".")
     if model.training:
         raise Incorrect("your images differ from DDIM's with η = 1, and the model is in train mode: put "
