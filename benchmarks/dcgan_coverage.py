@@ -1,5 +1,5 @@
-"""Which remedies make the original lesson's DCGAN draw every class? (Chapter 09's DCGAN is g1-d1.) Each variant is trained as the chapter trains
-it (20 epochs, batch 32, seed as given) and scored with the course's classifier: the class histogram of
+"""Which remedies make the original lesson's DCGAN draw every class? (Chapter 09's DCGAN is g1-d1.)
+Each variant is trained as the chapter trains it (20 epochs, batch 32, seed as given) and scored with the course's classifier: the class histogram of
 1,000 samples and the Fréchet distance to 10,000 test images.
 
     python benchmarks/dcgan_coverage.py classifier OUT            # train the classifier once (GPU: seconds)
