@@ -8,7 +8,7 @@ In a chapter::
 
 ``should_train`` says yes where training takes about 5 minutes or less on this device, and in the
 smoke setting, where a short run checks the code and ``finish`` then loads the full run's weights so
-that the figures are real. Set ``TRAIN = True`` (or ``DL101_TRAIN=1``) to always train, ``DL101_TRAIN=0``
+that the figures are real. Set ``DL101_TRAIN=1`` (``%env DL101_TRAIN=1`` in a notebook) to always train, ``DL101_TRAIN=0``
 to always load. ``load("03-conv")`` builds a model and loads its weights in one call.
 
 Each file's sha256 is in ``weights/manifest.json`` with the command that produced it, and is checked
@@ -36,6 +36,7 @@ MEASURE_VARIABLE = "DL101_MEASURE"
 SAVED_ATTRIBUTES = ("temperature",)  # plain floats a training run changes and a loaded model needs
 TRAIN_HERE_SECONDS = 300  # train where it takes about 5 minutes or less
 GPU_SLOWDOWN = 5  # a GPU other than the one measured (a free Colab T4) is assumed up to 5× slower
+TRAIN_YOURSELF = "to train it yourself, run %env DL101_TRAIN=1 and re-run the cell"
 _started: dict[str, float] = {}
 
 
@@ -120,13 +121,15 @@ def measured(name: str, compute: Callable[[], dict], seconds_here: float | None 
 
 
 def expected_seconds(name: str, device: torch.device) -> float | None:
-    """Measured training time on the GPU the weights came from (times ``GPU_SLOWDOWN`` for CUDA), or the
-    estimate for a 2-core CPU; None when nothing ships for ``name``."""
+    """Training time of ``name`` alone on the GPU the weights came from (times ``GPU_SLOWDOWN`` on another
+    CUDA GPU), or the estimate for a 2-core CPU; None when nothing ships for ``name``."""
     entry = _entry(name)
     if entry is None:
         return None
     if device.type == "cuda":
-        return entry["seconds"] * GPU_SLOWDOWN
+        alone = entry.get("seconds_alone", entry["seconds"])
+        same_gpu = entry["device"].split()[-1] in torch.cuda.get_device_name(device)  # e.g. "H200"
+        return alone if same_gpu else alone * GPU_SLOWDOWN
     return entry["cpu_seconds"] if entry["cpu_seconds"] is not None else entry["seconds"] * 100
 
 
@@ -140,7 +143,7 @@ def should_train(name: str, device: torch.device | str | None = None) -> bool:
     entry, forced = _entry(name), os.environ.get(TRAIN_VARIABLE, "").strip()
     if entry is None:
         return True  # nothing to load: train
-    measured = (f"about {_duration(entry['seconds'])} on {entry['device']} (measured), "
+    measured = (f"about {_duration(entry.get('seconds_alone', entry['seconds']))} on {entry['device']}, "
                 f"about {_duration(expected_seconds(name, torch.device('cpu')))} on a 2-core CPU (estimated)")
     if forced in ("0", "1"):
         choice = forced == "1"
@@ -154,7 +157,7 @@ def should_train(name: str, device: torch.device | str | None = None) -> bool:
     choice = expected_seconds(name, device) <= TRAIN_HERE_SECONDS
     print(f"{name}: training takes {measured}. On this device ({device.type}): "
           + ("training it here." if choice else
-             "loading the pretrained weights instead (a second). Set TRAIN = True to train it yourself."))
+             f"loading the pretrained weights instead (a second); {TRAIN_YOURSELF}."))
     return choice
 
 
@@ -169,7 +172,7 @@ def finish(model: nn.Module, name: str, history: dict | None = None) -> dict:
     if _entry(name) is None:
         if history is not None:
             return history
-        raise PretrainedError(f"no pretrained weights ship for {name!r}: set TRAIN = True to train it")
+        raise PretrainedError(f"no pretrained weights ship for {name!r}: {TRAIN_YOURSELF}")
     load_weights(model, name).eval()  # as train() leaves a model: batch norm and dropout in inference mode
     return shipped_history(name)
 
@@ -208,10 +211,10 @@ def _tensors(name: str) -> dict[str, torch.Tensor]:
     path = WEIGHTS / entry["file"]
     if not path.is_file():
         raise PretrainedError(f"{path} is missing: reinstall dl101 (pip install --force-reinstall dl101), "
-                              "or train the model yourself (TRAIN = True)")
+                              f"or train the model yourself ({TRAIN_YOURSELF})")
     if _sha256(path) != entry["sha256"]:
         raise PretrainedError(f"{path} is not the file that shipped (its sha256 differs: truncated, altered or "
-                              "replaced): reinstall dl101, or train the model yourself (TRAIN = True)")
+                              f"replaced): reinstall dl101, or train the model yourself ({TRAIN_YOURSELF})")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:

@@ -21,6 +21,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Seconds per epoch of each model family alone on one H200, measured by benchmarks/graph_probe.py (later
+# epochs, benchmarks/README.md). The full run trains ten chapters at once on one GPU, so its own times are
+# 5-10x these; a learner's GPU runs one chapter.
+SOLO_EPOCH_SECONDS = {"02": 0.6, "03": 1.0, "04": 1.5, "05": 0.6, "06": 0.6, "07": 0.6, "08": 0.8,
+                      "09-gan": 1.1, "09-dcgan": 1.7, "10": 4.6}
 WEIGHTS = ROOT / "dl101" / "weights"
 
 
@@ -28,6 +33,12 @@ def cpu_estimate(full: dict, smoke: dict) -> float:
     """Full-run training seconds on the CPU that ran ``smoke``: its time per batch × the full run's batches."""
     per_batch = smoke["seconds"] / max(smoke["epochs"] * smoke["batches_per_epoch"], 1)
     return per_batch * full["epochs"] * full["batches_per_epoch"]
+
+
+def seconds_alone(name: str, full: dict) -> float:
+    """Training time of ``name`` alone on the GPU: epochs x its family's solo epoch time (or the run's own)."""
+    prefix = max((p for p in SOLO_EPOCH_SECONDS if name.startswith(p)), key=len, default=None)
+    return full["seconds"] if prefix is None else full["epochs"] * SOLO_EPOCH_SECONDS[prefix]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         data = (WEIGHTS / f"{name}.safetensors").read_bytes()
         models[name] = {"file": f"{name}.safetensors", "sha256": hashlib.sha256(data).hexdigest(),
                         "device": args.device, "seconds": round(full["seconds"], 1),
-                        "command": args.command, "attributes": full.get("attributes", {}),
+                        "seconds_alone": round(seconds_alone(name, full), 1),
+                        "command": args.command,
+                        "attributes": full.get("attributes") or models.get(name, {}).get("attributes", {}),
                         "cpu_seconds": (smoke["keep"] if smoke and "keep" in smoke else
                                         round(cpu_estimate(full, smoke), 0) if smoke else None),
                         "batches_per_epoch": full["batches_per_epoch"], "history": full["history"]}
