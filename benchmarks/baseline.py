@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--n-train", type=int, default=55_000, help="training images (default: the chapters' 55,000)")
     parser.add_argument("--unet-epochs", type=int, default=1, help="UNet epochs timed on each side (default 1)")
+    parser.add_argument("--baseline-epochs", type=int, default=None,
+                        help="epochs the baseline may take to reach the bar (default: as many as dl101's)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -211,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         build, lr, epochs, bar, chapter = FAMILIES[family]
         torch.manual_seed(42)
         base_model = build().to(device)
-        base = textbook_train(base_model, lr, fashion.train_x, fashion.valid_x, bar, epochs, device)
+        base = textbook_train(base_model, lr, fashion.train_x, fashion.valid_x, bar,
+                              args.baseline_epochs or epochs, device)
         torch.manual_seed(42)
         model = build().to(device)
         ours = dl101_train(model, lr, epochs, fashion.train_x, fashion.valid_x, bar)
