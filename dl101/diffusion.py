@@ -47,6 +47,18 @@ def cosine_schedule(T: int = 4000, s: float = 0.008, max_beta: float = 0.999) ->
     return Schedule(beta.float(), alpha.float(), torch.cumprod(alpha, 0).float())
 
 
+def scaled_linear_schedule(T: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> Schedule:
+    """Stable Diffusion's schedule (diffusers' "scaled_linear"): √β evenly spaced, so ᾱ_T ≈ 0.0047.
+
+    Unlike the cosine schedule, a little signal is left at t = T, so DDIM's first step never divides
+    by √ᾱ_T ≈ 0: in a latent space, where x̂_0 cannot be clipped to a pixel range, that matters.
+    """
+    beta = torch.linspace(beta_start ** 0.5, beta_end ** 0.5, T, dtype=torch.float64) ** 2
+    beta = torch.cat([torch.zeros(1, dtype=torch.float64), beta])
+    alpha = 1 - beta
+    return Schedule(beta.float(), alpha.float(), torch.cumprod(alpha, 0).float())
+
+
 def _at(values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """values[t] shaped (N, 1, 1, 1) to broadcast over images."""
     return values[t].view(-1, 1, 1, 1)

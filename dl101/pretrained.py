@@ -51,6 +51,7 @@ def _builders() -> dict[str, Callable[[], nn.Module]]:
                                     denoising_autoencoder, sparse_autoencoder, stacked_autoencoder)
     from dl101.classifier import FashionClassifier
     from dl101.diffusion import DiffusionUNet
+    from dl101.latent import LatentUNet, LatentVAE
 
     def gan_pair(generator, discriminator) -> Callable[[], nn.Module]:
         return lambda: nn.ModuleDict({"generator": generator(), "discriminator": discriminator()})
@@ -73,6 +74,7 @@ def _builders() -> dict[str, Callable[[], nn.Module]]:
         "09-dcgan-original": gan_pair(lambda: gan.original_dcgan_generator(100), gan.original_dcgan_discriminator),
         "10-unet": lambda: DiffusionUNet(T=4000),
         "classifier": FashionClassifier,
+        "project-vae": LatentVAE, "project-unet": lambda: LatentUNet(T=1000),
     }
 
 

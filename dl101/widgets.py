@@ -151,6 +151,61 @@ class TrajectoryExplorer(_Explorer):
         return box
 
 
+class GuidanceExplorer(_Explorer):
+    """One prompt, a slider over guidance scales, and the same starting noise drawn at each scale."""
+
+    def __init__(self, pipe, prompt: str = "sneaker", scales: Sequence[float] = (0, 1, 2, 3, 5, 8),
+                 n_images: int = 6, n_steps: int = 25, seed: int = 0):
+        from dl101.latent import encode_prompts
+
+        encode_prompts(prompt)  # an unknown prompt fails here, with the list of known ones
+        self.pipe, self.prompt, self.scales = pipe, prompt, [float(s) for s in scales]
+        self.n_images, self.n_steps, self.seed = n_images, n_steps, seed
+        self._cache: dict[tuple[str, float], torch.Tensor] = {}
+
+    def images_at(self, scale: float, prompt: str | None = None) -> torch.Tensor:
+        """``n_images`` images (N, 1, 28, 28) of ``prompt`` at guidance ``scale``, always from the same noise."""
+        key = (prompt or self.prompt, float(scale))
+        if key not in self._cache:
+            generator = torch.Generator().manual_seed(self.seed)
+            self._cache[key] = self.pipe([key[0]] * self.n_images, guidance_scale=key[1], n_steps=self.n_steps,
+                                         generator=generator).cpu()
+        return self._cache[key]
+
+    def image_at(self, scale: float, prompt: str | None = None) -> np.ndarray:
+        """The images at ``scale`` side by side, as one (28, 28·n) array."""
+        return np.concatenate([to_numpy_image(x, self.value_range) for x in self.images_at(scale, prompt)], axis=1)
+
+    def figure(self):
+        """A static strip: one row of images per guidance scale."""
+        images = torch.cat([self.images_at(s) for s in self.scales])
+        fig = show_images(images, n_cols=self.n_images)
+        for row, scale in enumerate(self.scales):
+            fig.axes[row * self.n_images].set_title(f"s = {scale:g}", loc="left", fontsize=9)
+        fig.suptitle(f"\"{self.prompt}\" at each guidance scale (same starting noise)")
+        fig.tight_layout()
+        return fig
+
+    def widget(self):
+        """A prompt menu, a guidance-scale slider and the images, redrawn on every change."""
+        import ipywidgets as W
+
+        from dl101.latent import PROMPTS
+
+        image = W.Image(value=png_bytes(self.image_at(self.scales[0]), scale=4), format="png")
+        prompt = W.Dropdown(options=list(PROMPTS), value=self.prompt, description="prompt")
+        slider = W.SelectionSlider(options=self.scales, value=self.scales[0], description="scale s")
+
+        def update(_):
+            image.value = png_bytes(self.image_at(slider.value, prompt.value), scale=4)
+
+        prompt.observe(update, names="value")
+        slider.observe(update, names="value")
+        box = W.VBox([W.HBox([prompt, slider]), image])
+        box.add_class("dl101-guidance")
+        return box
+
+
 def unit_picker(codings: torch.Tensor, images: torch.Tensor, unit: int = 6, n: int = 35):
     """A slider choosing a code unit, and the grid of images that excite it most."""
     import ipywidgets as W
