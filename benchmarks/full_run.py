@@ -33,6 +33,11 @@ def printed_text(notebook) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _key(path: Path) -> str:
+    """"07" for a chapter, "P" for the project in solutions/projects/."""
+    return "P" if path.parent.name == "projects" else path.stem[:2]
+
+
 def run_one(path: Path, out: Path, timeout: int, jobs: int = 1) -> tuple[str, float, str]:
     """Execute one notebook; returns (name, seconds, "ok" or the error)."""
     import nbformat
@@ -49,7 +54,7 @@ def run_one(path: Path, out: Path, timeout: int, jobs: int = 1) -> tuple[str, fl
     setting = "full settings" + (f", {jobs} chapters at a time on one device" if jobs > 1 else "")
     notebook.metadata["dl101"] = {"setting": setting, "executed": datetime.date.today().isoformat()}  # dl101.site
     nbformat.write(notebook, out / path.name)
-    (out / f"{path.stem[:2]}.log").write_text(printed_text(notebook), encoding="utf-8")
+    (out / f"{_key(path)}.log").write_text(printed_text(notebook), encoding="utf-8")
     return path.stem, seconds, status
 
 
@@ -58,13 +63,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("chapters", nargs="*",
-                        help="two-digit chapter numbers, run in this order (longest first suits --jobs); all when none")
+                        help="two-digit chapter numbers, or P for the capstone project, run in this order (longest first "
+                             "suits --jobs); all ten chapters when none")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     by_number = {p.stem[:2]: p for p in sorted((ROOT / "solutions").glob("*.ipynb"))}
-    paths = [by_number[n] for n in args.chapters] if args.chapters else list(by_number.values())  # given order
+    chapters = list(by_number.values())
+    by_number.update({_key(p): p for p in (ROOT / "solutions" / "projects").glob("*.ipynb")})
+    paths = [by_number[n] for n in args.chapters] if args.chapters else chapters  # given order
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     os.environ.update(DL101_SMOKE="0", TQDM_DISABLE="1", PYTHONPATH=path)  # kernels inherit these
     os.environ.pop("MPLBACKEND", None)  # kernels must draw inline figures, which Agg would silence

@@ -35,6 +35,18 @@ _TABLE = """
 10 | 10_diffusion | Diffusion models | DDPM and DDIM from scratch, checked against diffusers; Stable Diffusion's parts
 """
 CHAPTERS = [Chapter(*(field.strip() for field in line.split("|"))) for line in _TABLE.strip().splitlines()]
+# Projects build on several chapters; the course stays ten chapters. Instructor copies: solutions/projects/;
+# learner copies: notebooks/projects/ (inside notebooks/, so that `run.py lab` and Binder show them too).
+PROJECTS = [Chapter("P", "tiny_stable_diffusion", "Capstone: a tiny Stable Diffusion",
+                    "latent diffusion from your own VAE and UNet: prompts, classifier-free guidance, "
+                    "a guidance scale chosen by measurement")]
+PROJECT_FOLDER = "projects"
+
+
+def notebook_path(stem: str) -> str:
+    """Where the learner copy of a chapter or project lives, relative to the repository."""
+    is_project = stem in {p.stem for p in PROJECTS}
+    return f"notebooks/{PROJECT_FOLDER}/{stem}.ipynb" if is_project else f"notebooks/{stem}.ipynb"
 
 
 def install_line() -> str:
@@ -55,19 +67,19 @@ def setup_cell() -> str:
 
 def colab_url(stem: str) -> str:
     """Open-in-Colab link of a chapter notebook, as released."""
-    return f"https://colab.research.google.com/github/{REPO}/blob/{TAG}/notebooks/{stem}.ipynb"
+    return f"https://colab.research.google.com/github/{REPO}/blob/{TAG}/{notebook_path(stem)}"
 
 
 def binder_url(stem: str) -> str:
     """Binder link opening a chapter notebook in JupyterLab; Binder builds the released tag."""
-    return f"https://mybinder.org/v2/gh/{REPO}/{TAG}?urlpath=lab/tree/notebooks/{stem}.ipynb"
+    return f"https://mybinder.org/v2/gh/{REPO}/{TAG}?urlpath=lab/tree/{notebook_path(stem)}"
 
 
 def nbgitpuller_url(stem: str, hub: str = HUB, repo: str = REPO, branch: str = BRANCH) -> str:
     """A JupyterHub link that clones (or updates) ``repo`` for the learner and opens one chapter."""
     folder = repo.split("/")[1]  # nbgitpuller clones into a folder named after the repository
     query = urlencode({"repo": f"https://github.com/{repo}", "branch": branch,
-                       "urlpath": f"lab/tree/{folder}/notebooks/{stem}.ipynb"}, quote_via=quote, safe="")
+                       "urlpath": f"lab/tree/{folder}/{notebook_path(stem)}"}, quote_via=quote, safe="")
     return f"{hub.rstrip('/')}/hub/user-redirect/git-pull?{query}"
 
 
@@ -86,10 +98,19 @@ def readme_table() -> str:
     return "\n".join(rows)
 
 
+def project_table() -> str:
+    """The README's table of projects."""
+    rows = ["| Project | What you build | Open |", "|---|---|---|"]
+    for p in PROJECTS:
+        rows.append(f"| [{p.title}]({notebook_path(p.stem)}) | {p.learn} | "
+                    f"[Colab]({colab_url(p.stem)}) · [Binder]({binder_url(p.stem)}) |")
+    return "\n".join(rows)
+
+
 def hub_table(hub: str = HUB, repo: str = REPO, branch: str = BRANCH) -> str:
     """The README's table of nbgitpuller links, one per chapter, for a JupyterHub at ``hub``."""
     rows = ["| # | Chapter | nbgitpuller link |", "|---|---|---|"]
-    rows += [f"| {c.number} | {c.title} | {nbgitpuller_url(c.stem, hub, repo, branch)} |" for c in CHAPTERS]
+    rows += [f"| {c.number} | {c.title} | {nbgitpuller_url(c.stem, hub, repo, branch)} |" for c in [*CHAPTERS, *PROJECTS]]
     return "\n".join(rows)
 
 
@@ -128,6 +149,7 @@ def _replace_between(text: str, start: str, end: str, body: str) -> str:
 def readme_text(text: str) -> str:
     """``text`` (the README) with its generated sections rewritten from this module."""
     text = _replace_between(text, "<!-- chapter-table", "<!-- end chapter-table -->", readme_table())
+    text = _replace_between(text, "<!-- project-table", "<!-- end project-table -->", project_table())
     hub = f"{hub_table()}\n\nInstall the release on the hub: `{hub_install_line()}`"
     return _replace_between(text, "<!-- hub-links", "<!-- end hub-links -->", hub)
 
@@ -164,6 +186,12 @@ def regenerate(root: Path = ROOT) -> list[Path]:
         refresh_cells(c.stem, nb.cells)
         write(path, nbformat.writes(nb) + "\n")
     changed += write_student_copies(root / "solutions", root / "notebooks")
+    for p in PROJECTS:
+        path = root / "solutions" / PROJECT_FOLDER / f"{p.stem}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        refresh_cells(p.stem, nb.cells)
+        write(path, nbformat.writes(nb) + "\n")
+    changed += write_student_copies(root / "solutions" / PROJECT_FOLDER, root / "notebooks" / PROJECT_FOLDER)
     return changed
 
 

@@ -212,20 +212,21 @@ def guided_eps(model: nn.Module, zt: torch.Tensor, t: torch.Tensor, labels: torc
 
 
 @contextmanager
-def _guided_predictor(model: nn.Module, cuda_graphs: bool | None) -> Iterator[Callable]:
+def _guided_predictor(model: nn.Module, eps_fn: Callable, cuda_graphs: bool | None) -> Iterator[Callable]:
     """``predict(z_t, t, labels, scale_tensor)``: guided ε, replayed as one CUDA graph on a GPU (plumbing)."""
     device = next(model.parameters()).device
     with eval_mode(model), fast_path(device, cuda_graphs) as graphed:
-        yield graphed(lambda z, t, labels, scale: guided_eps(model, z, t, labels, scale))
+        yield graphed(lambda z, t, labels, scale: eps_fn(model, z, t, labels, scale))
 
 
 @torch.no_grad()
 def guided_ddim_sample(model: nn.Module, schedule: Schedule, labels: torch.Tensor, guidance_scale: float = 3.0,
                        n_steps: int = 25, generator: torch.Generator | None = None, progress: bool = True,
-                       cuda_graphs: bool | None = None) -> torch.Tensor:
+                       eps_fn: Callable = guided_eps, cuda_graphs: bool | None = None) -> torch.Tensor:
     """Latents for ``labels`` (one per sample) by DDIM (η = 0) with classifier-free guidance.
 
     z_T comes from ``generator`` on the CPU, so the same seed gives the same latents on every device.
+    ``eps_fn(model, z_t, t, labels, scale)`` combines the network's predictions (``guided_eps``, or yours).
     """
     device = next(model.parameters()).device
     labels = labels.to(device)
@@ -233,7 +234,7 @@ def guided_ddim_sample(model: nn.Module, schedule: Schedule, labels: torch.Tenso
     z = torch.randn((len(labels), model.channels, 8, 8), generator=generator).to(device)
     scale = torch.full((), float(guidance_scale), device=device)  # a tensor: a graph replays any scale
     times = ddim_timesteps(schedule.T, n_steps)
-    with _guided_predictor(model, cuda_graphs) as predict:
+    with _guided_predictor(model, eps_fn, cuda_graphs) as predict:
         for t, t_prev in progress_bar(list(zip(times[:-1], times[1:])), progress, desc="DDIM"):
             steps = torch.full((len(labels),), t, device=device, dtype=torch.long)
             eps = predict(z, steps, labels, scale)

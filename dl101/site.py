@@ -169,9 +169,10 @@ def chapter_html(nb: nbformat.NotebookNode, chapter: course.Chapter, answer_key:
     resources = {"metadata": {"name": f"{chapter.number} · {chapter.title}"}, "dl101_style": STYLE,
                  "dl101_bar": page_bar(chapter, setting)}
     body, _ = SiteExporter().from_notebook_node(nb, resources=resources)
-    for other in course.CHAPTERS:  # links between chapters point at their pages
-        body = body.replace(f'href="{other.stem}.ipynb"', f'href="{other.stem}.html"')
-    return body
+    for other in [*course.CHAPTERS, *course.PROJECTS]:  # links between notebooks point at their pages
+        for link in (f"{other.stem}.ipynb", f"{course.PROJECT_FOLDER}/{other.stem}.ipynb", f"../{other.stem}.ipynb"):
+            body = body.replace(f'href="{link}"', f'href="{other.stem}.html"')
+    return body.replace('href="../../README.md"', 'href="index.html"')  # a project's link to the contents
 
 
 def index_html(chapters: list[course.Chapter], setting: str, answer_key: bool = False) -> str:
@@ -197,15 +198,20 @@ These pages were executed with these settings: <b>{html.escape(setting)}</b>. {s
 """
 
 
+def _instructor_copy(chapter: course.Chapter) -> Path:
+    folder = NOTEBOOKS / course.PROJECT_FOLDER if chapter in course.PROJECTS else NOTEBOOKS
+    return folder / f"{chapter.stem}.ipynb"
+
+
 def build(out: Path, numbers: list[str] | None = None, executed: Path | None = None,
           timeout: int | None = 1800, save_executed: Path | None = None, answer_key: bool = False) -> list[Path]:
     """Write the site into ``out``: executing each chapter (kept in ``save_executed``), or reading it from
     ``executed``; ``answer_key`` shows the solutions and hidden tests (for instructors)."""
-    chapters = [c for c in course.CHAPTERS if not numbers or c.number in numbers]
+    chapters = [c for c in [*course.CHAPTERS, *course.PROJECTS] if not numbers or c.number in numbers]
     if executed and not numbers:  # render the chapters that were executed
         chapters = [c for c in chapters if (executed / f"{c.stem}.ipynb").is_file()]
     if numbers and len(chapters) != len(numbers):
-        known = ", ".join(c.number for c in course.CHAPTERS)
+        known = ", ".join(c.number for c in [*course.CHAPTERS, *course.PROJECTS])
         raise SystemExit(f"unknown chapter in {numbers}: the chapters are {known}")
     out.mkdir(parents=True, exist_ok=True)
     written, settings = [], set()
@@ -217,7 +223,7 @@ def build(out: Path, numbers: list[str] | None = None, executed: Path | None = N
             raise SystemExit(f"no notebooks at {NOTEBOOKS}: build the site from a checkout of the course, "
                              "or pass --executed with a folder of executed notebooks")
         else:
-            nb = execute(NOTEBOOKS / f"{chapter.stem}.ipynb", timeout)
+            nb = execute(_instructor_copy(chapter), timeout)
             if save_executed:  # with its answers: these are instructor copies
                 save_executed.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, save_executed / f"{chapter.stem}.ipynb")

@@ -22,8 +22,18 @@ from dl101 import course, student
 from dl101.checks import QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb")) + sorted((ROOT / "solutions" / "projects").glob("*.ipynb"))
 GRADED_BY_DEFAULT = "01 07"
+
+
+def _key(path: Path) -> str:
+    """"07" for a chapter, "P" for the capstone project."""
+    return "P" if path.parent.name == "projects" else path.stem[:2]
+
+
+def _learner(path: Path) -> Path:
+    """The learner copy of an instructor copy: notebooks/NAME, or notebooks/projects/NAME for a project."""
+    return ROOT / "notebooks" / path.relative_to(ROOT / "solutions")
 
 
 def _meta(cell) -> dict:
@@ -41,7 +51,7 @@ def _exercises(nb) -> list[tuple[dict, dict]]:
     return pairs
 
 
-@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem[:2])
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_key)
 def test_every_answer_cell_is_followed_by_its_locked_graded_test_cell(path):
     nb = nbformat.read(path, as_version=4)
     pairs = _exercises(nb)
@@ -60,7 +70,7 @@ def test_every_answer_cell_is_followed_by_its_locked_graded_test_cell(path):
         assert len(set(wrong)) >= 2 and answer.source not in wrong, f"{name}: give two plausible wrong answers"
 
 
-@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem[:2])
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_key)
 def test_every_chapter_has_graded_exercises_and_concept_questions_with_feedback(path):
     nb = nbformat.read(path, as_version=4)
     tests = [test.source for _, test in _exercises(nb)]
@@ -74,12 +84,14 @@ def test_every_chapter_has_graded_exercises_and_concept_questions_with_feedback(
         assert all(len(text) > 20 for text in choice.why.values()), f"{q}: every option's feedback says why"
 
 
-def test_learner_copies_are_generated_from_the_instructor_copies(tmp_path):
-    student.write_student_copies(ROOT / "solutions", tmp_path)
-    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+@pytest.mark.parametrize("folder", ["", "projects"])
+def test_learner_copies_are_generated_from_the_instructor_copies(tmp_path, folder):
+    student.write_student_copies(ROOT / "solutions" / folder, tmp_path)
+    learner = ROOT / "notebooks" / folder
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == sorted(p.name for p in learner.glob("*.ipynb"))
     for path in sorted(tmp_path.glob("*.ipynb")):
-        assert path.read_text(encoding="utf-8") == (ROOT / "notebooks" / path.name).read_text(encoding="utf-8"), \
-            f"notebooks/{path.name} is out of step with solutions/: run `python -m dl101.course`"
+        assert path.read_text(encoding="utf-8") == (learner / path.name).read_text(encoding="utf-8"), \
+            f"{learner / path.name} is out of step with solutions/: run `python -m dl101.course`"
 
 
 def _block_lines(nb, begin: str, end: str) -> set[str]:
@@ -95,10 +107,10 @@ def _block_lines(nb, begin: str, end: str) -> set[str]:
     return block - other
 
 
-@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem[:2])
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_key)
 def test_learner_copies_hold_no_answers_hidden_tests_or_wrong_answers(path):
     instructor = nbformat.read(path, as_version=4)
-    text = (ROOT / "notebooks" / path.name).read_text(encoding="utf-8")
+    text = _learner(path).read_text(encoding="utf-8")
     learner = nbformat.reads(text, as_version=4)
     code = {line.strip() for c in learner.cells for line in c.source.splitlines()}
     answers = _block_lines(instructor, student.BEGIN, student.END)
@@ -111,10 +123,12 @@ def test_learner_copies_hold_no_answers_hidden_tests_or_wrong_answers(path):
 
 def test_what_a_learner_opens_shows_the_learner_copies():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for c in course.CHAPTERS:
-        assert f"](notebooks/{c.stem}.ipynb)" in readme
-        assert f"/notebooks/{c.stem}.ipynb" in course.colab_url(c.stem)
-        assert f"notebooks/{c.stem}.ipynb" in course.binder_url(c.stem)
+    for c in [*course.CHAPTERS, *course.PROJECTS]:
+        where = course.notebook_path(c.stem)
+        assert where.startswith("notebooks/") and (ROOT / where).is_file()
+        assert f"]({where})" in readme
+        assert f"/{where}" in course.colab_url(c.stem)
+        assert where in course.binder_url(c.stem)
     for path in SOLUTIONS:  # the badges inside every copy, too
         assert "solutions/" not in course.badges(path.stem)
     run_py = (ROOT / "run.py").read_text(encoding="utf-8")
@@ -137,7 +151,7 @@ def test_dl101_student_refuses_its_source_folder_and_instructor_copies(tmp_path)
 # nbgrader itself ----------------------------------------------------------------------------------
 def _graded_chapters() -> set[str]:
     wanted = os.environ.get("DL101_GRADE_CHAPTERS", GRADED_BY_DEFAULT)
-    return {p.stem[:2] for p in SOLUTIONS} if wanted.strip() == "all" else set(wanted.split())
+    return {_key(p) for p in SOLUTIONS} if wanted.strip() == "all" else set(wanted.split())
 
 
 def _nbgrader(course_dir: Path, *args: str) -> None:
@@ -162,9 +176,9 @@ def _without_markers(source: str) -> str:
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem[:2])
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_key)
 def test_nbgrader_gives_right_answers_full_points_and_wrong_or_missing_ones_zero(path, tmp_path, monkeypatch):
-    chapter = path.stem[:2]
+    chapter = _key(path)
     if chapter not in _graded_chapters():
         pytest.skip(f"chapter {chapter} is graded with DL101_GRADE_CHAPTERS=all (three executions of the chapter)")
     monkeypatch.setenv("DL101_SMOKE", "1")
@@ -180,7 +194,7 @@ def test_nbgrader_gives_right_answers_full_points_and_wrong_or_missing_ones_zero
     _nbgrader(tmp_path, "generate_assignment", name)
 
     release = nbformat.read(tmp_path / "release" / name / path.name, as_version=4)
-    ours = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+    ours = nbformat.read(_learner(path), as_version=4)
     assert [c.source.rstrip() for c in ours.cells] == [c.source.rstrip() for c in release.cells], \
         "notebooks/ should hold what nbgrader's generate_assignment releases"
 

@@ -103,7 +103,7 @@ def test_nbgitpuller_links_open_each_chapter_of_the_pulled_repository():
     assert parse_qs(parts.query) == {"repo": ["https://github.com/my-org/dl101-student"], "branch": ["spring"],
                                      "urlpath": ["lab/tree/dl101-student/notebooks/07_variational_autoencoder.ipynb"]}
     table = course.hub_table(hub="https://hub.example.edu")
-    assert table.count("https://hub.example.edu/hub/user-redirect/git-pull?") == len(course.CHAPTERS)
+    assert table.count("https://hub.example.edu/hub/user-redirect/git-pull?") == len(course.CHAPTERS) + len(course.PROJECTS)
 
 
 def test_the_colab_like_script_points_each_setup_cell_at_this_checkout():

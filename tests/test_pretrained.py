@@ -57,6 +57,10 @@ def test_every_model_loads_in_eval_mode_and_runs(name):
             out = model["discriminator"](model["generator"](torch.randn(2, model["generator"].codings_dim)))
         elif name == "10-unet":
             out = model(D.DiffusionSample(x, torch.tensor([1, 4000])))
+        elif name == "project-unet":
+            from dl101.latent import LatentSample
+
+            out = model(LatentSample(torch.randn(2, 4, 8, 8), torch.tensor([1, 1000]), torch.tensor([7, 10])))
         else:
             out = model(x)
     out = getattr(out, "output", out)
