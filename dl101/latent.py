@@ -3,7 +3,7 @@
 A convolutional VAE (chapter 07's idea, with a weak KL term as in Rombach et al., 2022) squeezes each
 28×28 image into a 4×8×8 latent; a UNet told the step t (chapter 10) and a class "prompt" learns to
 denoise those latents, with the prompt dropped at random so that the same network also learns the
-unconditional noise; DDIM (chapter 10) samples with classifier-free guidance (Ho & Salimans, 2021);
+unconditional noise; DDIM (chapter 10) samples with classifier-free guidance (Ho & Salimans, 2022);
 the VAE's decoder turns the latents back into pixels.
 """
 from __future__ import annotations
@@ -232,7 +232,7 @@ def guided_ddim_sample(model: nn.Module, schedule: Schedule, labels: torch.Tenso
     labels = labels.to(device)
     schedule = schedule.to(device)
     z = torch.randn((len(labels), model.channels, 8, 8), generator=generator).to(device)
-    scale = torch.full((), float(guidance_scale), device=device)  # a tensor: a graph replays any scale
+    scale = torch.full((), float(guidance_scale), device=device)  # a tensor, so a recorded step serves any scale
     times = ddim_timesteps(schedule.T, n_steps)
     with _guided_predictor(model, eps_fn, cuda_graphs) as predict:
         for t, t_prev in progress_bar(list(zip(times[:-1], times[1:])), progress, desc="DDIM"):

@@ -119,3 +119,20 @@ def test_the_answer_key_shows_the_answers_and_hidden_tests_of_the_same_run(site,
         assert answers and all(line in text for line in answers)
         assert "Correct!" in text and "# YOUR CODE HERE" not in text
     assert "Answer key" in (tmp_path / "key" / "index.html").read_text(encoding="utf-8")
+
+
+def test_links_between_chapters_and_the_project_point_at_their_pages():
+    """Chapter 10 links the project as projects/NAME.ipynb, the project links back as ../NAME.ipynb: on the
+    site, where every page sits in one folder, both become NAME.html, and the README link becomes the index."""
+    import nbformat
+
+    from dl101.site import chapter_html
+
+    project, chapter10 = course.PROJECTS[0], course.CHAPTERS[-1]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        f"[next](projects/{project.stem}.ipynb) [back](../{chapter10.stem}.ipynb) [contents](../../README.md)")])
+    page = chapter_html(nb, project)
+    assert f'href="{project.stem}.html"' in page and f'href="{chapter10.stem}.html"' in page
+    assert 'href="index.html"' in page
+    assert not re.search(r'href="[^"]*(\.ipynb|README\.md)"', page.replace(course.colab_url(project.stem), "")
+                         .replace(course.binder_url(project.stem), ""))

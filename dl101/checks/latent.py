@@ -81,15 +81,18 @@ def _scales_per_prompt(answer, grid) -> dict[str, float]:
 
 
 def check_prompt_scales(answer, pipe, judge, scales, n_per_class: int = 100, bar: float = 0.9,
-                        margin: float = 0.05, n_steps: int = 25) -> None:
+                        n_steps: int = 25) -> None:
     """``answer[prompt]`` is the smallest scale in ``scales`` at which the judge puts ``bar`` of the prompt's
-    images in its class (within ``margin``, the sampling noise of ``n_per_class`` images), measured afresh."""
+    images in its class (the largest scale if none does), measured afresh with the seeds the exercise names;
+    one image either way is forgiven (float rounding can flip one judgement on another device)."""
     grid = sorted(float(s) for s in scales)
     chosen = _scales_per_prompt(answer, grid)
+    margin = 1.5 / n_per_class
     for prompt, scale in chosen.items():
         got = prompt_accuracy(pipe, judge, scale, n_per_class, [prompt], n_steps)[prompt]
-        require(got >= bar - margin, f"at s = {scale:g} only {got:.0%} of the {prompt!r} images are classified as "
-                                     f"{prompt!r}: that prompt needs a larger scale.")
+        require(got >= bar - margin or scale == grid[-1],
+                f"at s = {scale:g} only {got:.0%} of the {prompt!r} images are classified as {prompt!r}: that "
+                "prompt needs a larger scale.")
         below = [s for s in grid if s < scale]
         if below:
             lower = prompt_accuracy(pipe, judge, below[-1], n_per_class, [prompt], n_steps)[prompt]
@@ -110,8 +113,8 @@ QUESTIONS["P-a"] = Choice(right="b", why={
 QUESTIONS["P-b"] = Choice(right="b", why={
     "a": "No: with s = 0, ε̂ = ε_∅ + 0 · (ε_y − ε_∅) = ε_∅: the prompt's prediction is not used at all, so the "
          "images cannot depend on the prompt.",
-    "b": "Yes: ε̂ = ε_∅, the prediction for the empty prompt, which the network learned on the 10% of batches "
-         "whose label was dropped: an unconditional model. The judge finds each prompt's class in about 10% of "
+    "b": "Yes: ε̂ = ε_∅, the prediction for the empty prompt, which the network learned on the 10% of training "
+         "examples whose label was dropped: an unconditional model. The judge finds each prompt's class in about 10% of "
          "the images, chance for ten classes.",
     "c": "No: ε_∅ still denoises; it is the unconditional model's noise estimate. The images are garments, of any "
          "class.",
@@ -124,9 +127,9 @@ QUESTIONS["P-c"] = Choice(right="c", why={
     "b": "No: the images at s = 8 are not noisier. Look at the strip: they are clean, and alike. The judge's "
          "accuracy, which would drop for noisy images, is at its highest there.",
     "c": "Yes: the Fréchet distance compares the whole spread of the judge's features with the real images' "
-         "spread, and strong guidance pulls every image towards its class's most typical look: each image is "
-         "easier to classify, but together they cover less of the variety of real garments (the diversity curve "
-         "falls as s grows).",
-    "d": "No: the judge labels the images correctly (accuracy rises with s), so the decoder is not failing; the "
-         "distance grows because the samples become too alike.",
+         "spread. Strong guidance pushes every image further in the direction that marks its class: each image is "
+         "easier to classify, but one prompt's images grow alike (the diversity curve falls as s grows) and their "
+         "exaggerated contrasts look unlike real garments, and the distance counts both.",
+    "d": "No: the decoder turns every latent into a garment the judge recognises (accuracy rises with s); what "
+         "changes is the latents the sampler produces: more alike, and pushed further from the real ones.",
 })
