@@ -128,7 +128,9 @@ def inside(stems: list[str]) -> int:
                       DL101_CACHE=str(Path(sys.prefix) / "dl101-cache"))
     os.environ.pop("PYTHONPATH", None)  # dl101 must come from what the setup cell installed
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, as on Colab
-    paths = [p for p in sorted((ROOT / "solutions").glob("*.ipynb")) if not stems or p.stem[:2] in stems]
+    chapters = [p for p in sorted((ROOT / "solutions").glob("*.ipynb")) if not stems or p.stem[:2] in stems]
+    projects = [p for p in sorted((ROOT / "solutions" / "projects").glob("*.ipynb")) if "P" in stems]
+    paths = chapters if not stems else chapters + projects
     results = []
     for path in paths:
         passed, setup_s, total_s, note = run_notebook(path)
@@ -144,7 +146,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", type=Path, default=Path.home() / ".cache" / "dl101" / "colab-env")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("chapters", nargs="*", help="two-digit chapter numbers (default: all)")
+    parser.add_argument("chapters", nargs="*", help="two-digit chapter numbers, P for the capstone project "
+                                                    "(default: the ten chapters)")
     args = parser.parse_args()
     if args.inside:
         return inside(args.chapters)

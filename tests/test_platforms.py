@@ -110,8 +110,8 @@ def test_the_colab_like_script_points_each_setup_cell_at_this_checkout():
     spec = importlib.util.spec_from_file_location("colab_like", ROOT / "scripts" / "colab_like.py")
     colab_like = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(colab_like)
-    for c in course.CHAPTERS:
-        sources = [cell.source for cell in colab_like.colab_notebook(ROOT / "notebooks" / f"{c.stem}.ipynb").cells]
+    for c in [*course.CHAPTERS, *course.PROJECTS]:
+        sources = [cell.source for cell in colab_like.colab_notebook(ROOT / course.notebook_path(c.stem)).cells]
         setup = sources.index(next(s for s in sources if "google.colab\" in sys.modules" in s))
         assert sources[setup - 1] == colab_like.FAKE_COLAB and sources[setup + 1] == colab_like.AFTER_SETUP
         assert f'"dl101 @ {ROOT.as_uri()}"' in sources[setup] and "github.com" not in sources[setup]
