@@ -89,22 +89,22 @@ def badges(stem: str) -> str:
             f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url(stem)})")
 
 
+def _linked(c: Chapter) -> str:
+    """A table row's cells for one notebook: its title linked, what it teaches, where to open it."""
+    return (f"[{c.title}]({notebook_path(c.stem)}) | {c.learn} | "
+            f"[Colab]({colab_url(c.stem)}) · [Binder]({binder_url(c.stem)})")
+
+
 def readme_table() -> str:
     """The README's chapter table."""
     rows = ["| # | Chapter | What you learn | Open |", "|---|---|---|---|"]
-    for c in CHAPTERS:
-        rows.append(f"| {c.number} | [{c.title}](notebooks/{c.stem}.ipynb) | {c.learn} | "
-                    f"[Colab]({colab_url(c.stem)}) · [Binder]({binder_url(c.stem)}) |")
-    return "\n".join(rows)
+    return "\n".join(rows + [f"| {c.number} | {_linked(c)} |" for c in CHAPTERS])
 
 
 def project_table() -> str:
     """The README's table of projects."""
     rows = ["| Project | What you build | Open |", "|---|---|---|"]
-    for p in PROJECTS:
-        rows.append(f"| [{p.title}]({notebook_path(p.stem)}) | {p.learn} | "
-                    f"[Colab]({colab_url(p.stem)}) · [Binder]({binder_url(p.stem)}) |")
-    return "\n".join(rows)
+    return "\n".join(rows + [f"| {_linked(p)} |" for p in PROJECTS])
 
 
 def hub_table(hub: str = HUB, repo: str = REPO, branch: str = BRANCH) -> str:
