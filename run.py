@@ -18,7 +18,9 @@ import platform
 import signal
 import subprocess
 import sys
+import threading
 import venv
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -118,6 +120,23 @@ def ensure_environment(extras: str, cpu: bool = False) -> Path:
     return _python()
 
 
+@contextmanager
+def deferred_ctrl_c():
+    """Hold a Ctrl-C that arrives inside the block and raise it on leaving, so that a child being started
+    is never left running without us (a server in its own session would outlive us, holding our pipes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def run_child(command: list[str], own_session: bool = False, **kwargs) -> int:
     """Run ``command`` and return its exit code; on Ctrl-C stop it cleanly and raise KeyboardInterrupt.
 
@@ -127,10 +146,14 @@ def run_child(command: list[str], own_session: bool = False, **kwargs) -> int:
     "Shutdown this Jupyter server (y/[n])?".
     """
     own_session = own_session and os.name == "posix"
-    process = subprocess.Popen(command, start_new_session=own_session, **kwargs)
+    process = None
     try:
+        with deferred_ctrl_c():
+            process = subprocess.Popen(command, start_new_session=own_session, **kwargs)
         return process.wait()
     except KeyboardInterrupt:
+        if process is None:
+            raise
         if not own_session:
             try:
                 process.wait(timeout=10)

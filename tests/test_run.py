@@ -146,3 +146,21 @@ def test_ctrl_c_in_lab_stops_the_server_without_a_traceback(project):
     assert "Stopped (Ctrl-C)" in stderr and "Traceback" not in stderr
     assert (project.parent / "server.log").read_text() == "SIGTERM\n"
     assert len(pip_calls(project)) == 1  # test's extras include lab's: nothing to install for lab
+
+
+def test_a_ctrl_c_while_a_child_starts_is_held_until_the_child_exists():
+    """Ctrl-C during Popen would leave a server in its own session running, holding our pipes: run.py holds
+    it until the child is known, then raises it where run_child stops the child."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_py_module", Path(__file__).resolve().parents[1] / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    reached, before = [], signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with module.deferred_ctrl_c():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # a Ctrl-C not held would interrupt here
+            reached.append("end of block")
+    assert reached == ["end of block"]
+    assert signal.getsignal(signal.SIGINT) == (before if before is not None else signal.default_int_handler)
