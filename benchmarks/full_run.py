@@ -17,6 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from dl101 import course
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,12 +35,7 @@ def printed_text(notebook) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _key(path: Path) -> str:
-    """"07" for a chapter, "P" for the project in solutions/projects/."""
-    return "P" if path.parent.name == "projects" else path.stem[:2]
-
-
-def run_one(path: Path, out: Path, timeout: int, jobs: int = 1) -> tuple[str, float, str]:
+def run_one(number: str, path: Path, out: Path, timeout: int, jobs: int = 1) -> tuple[str, float, str]:
     """Execute one notebook; returns (name, seconds, "ok" or the error)."""
     import nbformat
     from nbclient import NotebookClient
@@ -54,7 +51,7 @@ def run_one(path: Path, out: Path, timeout: int, jobs: int = 1) -> tuple[str, fl
     setting = "full settings" + (f", {jobs} chapters at a time on one device" if jobs > 1 else "")
     notebook.metadata["dl101"] = {"setting": setting, "executed": datetime.date.today().isoformat()}  # dl101.site
     nbformat.write(notebook, out / path.name)
-    (out / f"{_key(path)}.log").write_text(printed_text(notebook), encoding="utf-8")
+    (out / f"{number}.log").write_text(printed_text(notebook), encoding="utf-8")
     return path.stem, seconds, status
 
 
@@ -69,16 +66,14 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    by_number = {p.stem[:2]: p for p in sorted((ROOT / "solutions").glob("*.ipynb"))}
-    chapters = list(by_number.values())
-    by_number.update({_key(p): p for p in (ROOT / "solutions" / "projects").glob("*.ipynb")})
-    paths = [by_number[n] for n in args.chapters] if args.chapters else chapters  # given order
+    numbers = args.chapters or [c.number for c in course.CHAPTERS]  # in the given order
+    paths = course.by_number()
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     os.environ.update(DL101_SMOKE="0", TQDM_DISABLE="1", PYTHONPATH=path)  # kernels inherit these
     os.environ.pop("MPLBACKEND", None)  # kernels must draw inline figures, which Agg would silence
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda p: run_one(p, args.out, args.timeout, args.jobs), paths))
+        results = list(pool.map(lambda n: run_one(n, paths[n], args.out, args.timeout, args.jobs), numbers))
     lines = [f"{name}: {seconds:.1f} s {status}" for name, seconds, status in results]
     lines.append(f"all {len(results)} chapter(s): {time.perf_counter() - start:.1f} s with --jobs {args.jobs}")
     (args.out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

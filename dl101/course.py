@@ -65,6 +65,16 @@ def setup_cell() -> str:
             "device = dl101.setup(seed=42)")
 
 
+def instructor_copy(stem: str, root: Path = ROOT) -> Path:
+    """The instructor copy (with answers) of a chapter or project: solutions/ mirrors notebooks/."""
+    return root / "solutions" / notebook_path(stem).removeprefix("notebooks/")
+
+
+def by_number() -> dict[str, Path]:
+    """Every chapter's and project's instructor copy by its number ("01" … "10", "P")."""
+    return {c.number: instructor_copy(c.stem) for c in [*CHAPTERS, *PROJECTS]}
+
+
 def colab_url(stem: str) -> str:
     """Open-in-Colab link of a chapter notebook, as released."""
     return f"https://colab.research.google.com/github/{REPO}/blob/{TAG}/{notebook_path(stem)}"

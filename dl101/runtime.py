@@ -78,3 +78,18 @@ def show_source(obj) -> None:
     import inspect
 
     print(inspect.getsource(obj))
+
+
+def timed(fn):
+    """Run ``fn()`` and return (its result, seconds), waiting for queued GPU work before and after."""
+    import time
+
+    def wait_for_gpu() -> None:
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+
+    wait_for_gpu()
+    start = time.perf_counter()
+    result = fn()
+    wait_for_gpu()
+    return result, time.perf_counter() - start

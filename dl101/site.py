@@ -198,11 +198,6 @@ These pages were executed with these settings: <b>{html.escape(setting)}</b>. {s
 """
 
 
-def _instructor_copy(chapter: course.Chapter) -> Path:
-    folder = NOTEBOOKS / course.PROJECT_FOLDER if chapter in course.PROJECTS else NOTEBOOKS
-    return folder / f"{chapter.stem}.ipynb"
-
-
 def build(out: Path, numbers: list[str] | None = None, executed: Path | None = None,
           timeout: int | None = 1800, save_executed: Path | None = None, answer_key: bool = False) -> list[Path]:
     """Write the site into ``out``: executing each chapter (kept in ``save_executed``), or reading it from
@@ -223,7 +218,7 @@ def build(out: Path, numbers: list[str] | None = None, executed: Path | None = N
             raise SystemExit(f"no notebooks at {NOTEBOOKS}: build the site from a checkout of the course, "
                              "or pass --executed with a folder of executed notebooks")
         else:
-            nb = execute(_instructor_copy(chapter), timeout)
+            nb = execute(course.instructor_copy(chapter.stem, NOTEBOOKS.parent), timeout)
             if save_executed:  # with its answers: these are instructor copies
                 save_executed.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, save_executed / f"{chapter.stem}.ipynb")

@@ -33,3 +33,12 @@ def test_importing_dl101_and_its_core_loads_no_heavy_optional_library():
             "print(heavy); assert not heavy, heavy")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_timed_returns_the_result_and_the_seconds_it_took():
+    import time
+
+    from dl101.runtime import timed
+
+    result, seconds = timed(lambda: (time.sleep(0.05), 42)[1])
+    assert result == 42 and 0.05 <= seconds < 1.0
