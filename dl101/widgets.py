@@ -192,7 +192,8 @@ class GuidanceExplorer(_Explorer):
 
         from dl101.latent import PROMPTS
 
-        image = W.Image(value=png_bytes(self.image_at(self.scales[0]), scale=4), format="png")
+        image = W.Image(value=png_bytes(self.image_at(self.scales[0]), scale=4), format="png",
+                        width=28 * 4 * self.n_images)  # drawn at its own size, not stretched to the page
         prompt = W.Dropdown(options=list(PROMPTS), value=self.prompt, description="prompt")
         slider = W.SelectionSlider(options=self.scales, value=self.scales[0], description="scale s")
 

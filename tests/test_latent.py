@@ -233,6 +233,7 @@ def test_the_guidance_explorer_draws_the_same_noise_at_every_scale(pipe):
     widget = explorer.widget()
     prompt, slider = widget.children[0].children
     before = widget.children[1].value
+    assert int(widget.children[1].width) == 2 * 28 * 4  # two images at 4 screen pixels per pixel
     slider.value = 3.0
     assert widget.children[1].value != before
     prompt.value = "sneaker"
