@@ -19,6 +19,7 @@ import datetime
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -56,9 +57,23 @@ def cell_seconds(notebook) -> list[tuple[float, int, str]]:
     return sorted(rows, reverse=True)
 
 
+MPS_VARIABLES = ("CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY")
+GPU_PROBE = "import torch; torch.ones(8, device='cuda').sum().item()"
+
+
+def gpu_answers(env: dict) -> bool:
+    """True when a fresh process given ``env`` can run a CUDA kernel within a minute."""
+    try:
+        return subprocess.run([sys.executable, "-c", GPU_PROBE], env=env, timeout=60,
+                              capture_output=True).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 @contextlib.contextmanager
 def mps_daemon(enabled: bool):
-    """A private MPS control daemon (its own pipe and log folders) for the kernels started inside."""
+    """A private MPS control daemon (its own pipe and log folders) for the kernels started inside;
+    yields whether they run under it (a missing or unusable daemon falls back to plain sharing)."""
     binary = shutil.which("nvidia-cuda-mps-control")
     if not enabled or binary is None:
         if enabled:
@@ -66,18 +81,24 @@ def mps_daemon(enabled: bool):
         yield False
         return
     folder = Path(tempfile.mkdtemp(prefix="dl101-mps-"))
-    env = dict(os.environ, CUDA_MPS_PIPE_DIRECTORY=str(folder / "pipe"), CUDA_MPS_LOG_DIRECTORY=str(folder / "log"))
-    for key in ("CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY"):
+    env = dict(os.environ, **{key: str(folder / key.split("_")[-2].lower()) for key in MPS_VARIABLES})
+    for key in MPS_VARIABLES:
         Path(env[key]).mkdir()
-    subprocess.run([binary, "-d"], env=env, check=True)
-    saved = {k: os.environ.get(k) for k in ("CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY")}
-    os.environ.update({k: env[k] for k in saved})  # kernels inherit these and connect to the daemon
+    started = subprocess.run([binary, "-d"], env=env).returncode == 0
+    saved = {key: os.environ.get(key) for key in MPS_VARIABLES}
     try:
-        yield True
+        if started and gpu_answers(env):
+            os.environ.update({key: env[key] for key in MPS_VARIABLES})  # kernels inherit these
+            yield True
+        else:
+            print(f"--mps: the MPS daemon did not serve a CUDA kernel (its log: {folder / 'log'}); "
+                  "running without MPS", flush=True)
+            yield False
     finally:
-        subprocess.run([binary], input="quit\n", text=True, env=env, check=False)
+        if started:
+            subprocess.run([binary], input="quit\n", text=True, env=env, check=False)
         for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 def run_one(number: str, path: Path, out: Path, timeout: int, jobs: int = 1) -> tuple[str, float, str]:

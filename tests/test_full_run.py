@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import full_run  # noqa: E402
 
-MPS_VARIABLES = ("CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY")
+MPS_VARIABLES = full_run.MPS_VARIABLES
 
 
 def _timed_cell(source: str, start: str, end: str):
@@ -40,8 +40,8 @@ def test_mps_off_or_missing_changes_nothing(monkeypatch, capsys):
     assert "running without MPS" in capsys.readouterr().out
 
 
-def test_mps_daemon_is_private_and_stopped_even_on_error(tmp_path, monkeypatch):
-    """The daemon starts with its own folders, kernels inherit them, and "quit" reaches it at the end."""
+def _fake_daemon(tmp_path, monkeypatch) -> Path:
+    """A stand-in nvidia-cuda-mps-control that records its arguments, pipe folder and input."""
     for key in MPS_VARIABLES:
         monkeypatch.delenv(key, raising=False)
     calls = tmp_path / "calls.txt"
@@ -49,16 +49,33 @@ def test_mps_daemon_is_private_and_stopped_even_on_error(tmp_path, monkeypatch):
     fake.write_text(f'#!/bin/sh\necho "args=$* pipe=$CUDA_MPS_PIPE_DIRECTORY stdin=$(cat)" >> {calls}\n')
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setattr(full_run.shutil, "which", lambda name: str(fake))
+    return calls
+
+
+def test_mps_daemon_is_private_and_stopped_even_on_error(tmp_path, monkeypatch):
+    """The daemon starts with its own folders, kernels inherit them, and "quit" reaches it at the end."""
+    calls = _fake_daemon(tmp_path, monkeypatch)
+    probed = []
+    monkeypatch.setattr(full_run, "gpu_answers", lambda env: probed.append(env["CUDA_MPS_PIPE_DIRECTORY"]) or True)
     with pytest.raises(RuntimeError, match="a chapter failed"):
         with full_run.mps_daemon(True) as on:
             assert on is True
             pipe = os.environ["CUDA_MPS_PIPE_DIRECTORY"]
             assert Path(pipe).is_dir() and Path(os.environ["CUDA_MPS_LOG_DIRECTORY"]).is_dir()
             raise RuntimeError("a chapter failed")
-    assert not any(key in os.environ for key in MPS_VARIABLES)
+    assert probed == [pipe] and not any(key in os.environ for key in MPS_VARIABLES)
     start, stop = calls.read_text().splitlines()
     assert start.startswith("args=-d ") and f"pipe={pipe}" in start
     assert stop.startswith("args= ") and f"pipe={pipe}" in stop and stop.endswith("stdin=quit")
+
+
+def test_a_daemon_that_serves_no_kernel_is_stopped_and_not_used(tmp_path, monkeypatch, capsys):
+    """Where MPS cannot run a kernel (here: no GPU at all), the chapters run without it."""
+    calls = _fake_daemon(tmp_path, monkeypatch)
+    with full_run.mps_daemon(True) as on:  # the real probe: this CPU machine has no CUDA kernel to run
+        assert on is False and not any(key in os.environ for key in MPS_VARIABLES)
+    assert "did not serve a CUDA kernel" in capsys.readouterr().out
+    assert calls.read_text().splitlines()[-1].endswith("stdin=quit")
 
 
 def test_run_one_writes_the_notebook_log_and_slowest_cells(tmp_path):
