@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ VENV = Path(os.environ.get("DL101_VENV", ROOT / ".venv"))
 EXTRAS = {"lab": "lab,diffusion", "test": "test,diffusion,browser,lab"}
 STAMP_NAME = "dl101-install.stamp"  # inside the venv: deleting .venv deletes it too
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+CUDA_VENV_GB = 6.5  # .venv after the first install with PyTorch's CUDA build, measured on Linux
 
 
 def _python() -> Path:
@@ -90,6 +92,20 @@ def _announce_first_install(cpu: bool) -> None:
               "--cpu (e.g. `python3 run.py lab --cpu`): about 0.5 GB to download.", flush=True)
 
 
+def check_disk_space(cpu: bool) -> None:
+    """Stop before a first CUDA install that cannot fit, rather than let pip fail half-way through."""
+    if cpu or sys.platform == "darwin":
+        return  # only the CUDA build's size was measured
+    folder = VENV
+    while not folder.exists():  # DL101_VENV may name a folder that does not exist yet
+        folder = folder.parent
+    free_gb = shutil.disk_usage(folder).free / 1e9
+    if free_gb < CUDA_VENV_GB:
+        sys.exit(f"The first install needs about {CUDA_VENV_GB} GB for {VENV} (PyTorch with its CUDA "
+                 f"libraries), but only {free_gb:.1f} GB are free there.\nFree some space and run the same "
+                 "command again, or add --cpu for PyTorch's much smaller CPU-only build.")
+
+
 def _create_venv() -> None:
     try:
         venv.create(VENV, with_pip=True)
@@ -105,6 +121,7 @@ def ensure_environment(extras: str, cpu: bool = False) -> Path:
     # Keep what is there (when still valid), so that alternating `lab` and `test` installs only once.
     wanted = sorted(set(extras.split(",")) | (installed_extras(cpu) or set()))
     if not _python().exists():
+        check_disk_space(cpu)
         _announce_first_install(cpu)
         _create_venv()
     else:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -164,3 +165,19 @@ def test_a_ctrl_c_while_a_child_starts_is_held_until_the_child_exists():
             reached.append("end of block")
     assert reached == ["end of block"]
     assert signal.getsignal(signal.SIGINT) == (before if before is not None else signal.default_int_handler)
+
+
+def test_a_first_cuda_install_that_cannot_fit_stops_before_pip(project, monkeypatch, capsys):
+    """With too little free disk for PyTorch's CUDA build, say so and suggest --cpu; --cpu itself goes on."""
+    run = load_run_py(project, monkeypatch)
+    monkeypatch.setattr(run, "VENV", project.parent / "new" / "venv")  # no venv yet: a first install
+    monkeypatch.setattr(run.sys, "platform", "linux")
+    free = {}
+    monkeypatch.setattr(run.shutil, "disk_usage", lambda path: free.setdefault("path", path) and
+                        SimpleNamespace(free=2.0e9))
+    with pytest.raises(SystemExit, match=r"(?s)needs about 6.5 GB .* only 2.0 GB are free there.*--cpu"):
+        run.ensure_environment(run.EXTRAS["lab"])
+    assert free["path"] == project.parent and pip_calls(project) == []  # the nearest folder that exists
+    run.check_disk_space(cpu=True)  # the CPU build's size was not measured: no check, no exit
+    monkeypatch.setattr(run.shutil, "disk_usage", lambda path: SimpleNamespace(free=10e9))
+    run.check_disk_space(cpu=False)  # enough room: goes on
