@@ -45,7 +45,8 @@ def show_images(images, n_cols: int | None = None, titles=None, value_range: tup
     n = len(images)
     n_cols = min(n_cols or n, n) or 1
     n_rows = (n - 1) // n_cols + 1
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * size, n_rows * size), squeeze=False)
+    title_room = 0.35 if suptitle else 0.0  # inches: without it the title squeezes a short strip to specks
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * size, n_rows * size + title_room), squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i < n:
             show_image(images[i], ax, value_range, titles[i] if titles is not None else None)

@@ -99,3 +99,15 @@ def test_the_unit_picker_redraws_the_top_images_of_the_chosen_unit(fashion, monk
     slider.value = 5  # redraws without error
     with pytest.raises(ValueError, match="between 0 and 7"):
         plotting.top_activating(codings, fashion.valid_x[:50], 8)
+
+
+def test_a_title_does_not_shrink_a_strip_of_images():
+    """A one-row strip keeps the image size it has without a title (the title gets its own room)."""
+    from dl101.plotting import show_images
+
+    def image_inches(**kwargs) -> float:
+        fig = show_images(torch.zeros(14, 1, 28, 28), n_cols=14, size=0.8, **kwargs)
+        return fig.axes[0].get_position().height * fig.get_size_inches()[1]
+
+    plain, titled = image_inches(), image_inches(suptitle="β = 0.1: decoded prior samples")
+    assert titled >= 0.9 * plain, f"a title shrank each image from {plain:.2f} to {titled:.2f} inches"
