@@ -865,7 +865,7 @@ QUESTIONS["06-a"] = Choice(right="d", why={
     "a": 'No: p·log(p/q) does grow as q → 0, but at q = 0.075 the unit is close to p: KL(0.1 ‖ 0.075) ≈ 0.004 nats with slope ≈ −0.36, against ≈ 0.058 nats and slope ≈ +0.74 at q = 0.231. The unit above p is pulled harder.',
     "b": "No: the penalty is a sum over units of KL(p ‖ q_j), each with its own unit's mean q_j, so each unit is pushed according to its own distance from p: about +0.74 per unit of q at 0.231, −0.36 at 0.075.",
     "c": 'No: KL(p ‖ q) has a slope as soon as q ≠ p (−p/q + (1 − p)/(1 − q)): +0.74 at 0.231, −0.36 at 0.075. The spread survived at 1e-5 because that weight is small against the reconstruction error, not because the penalty is flat.',
-    "d": 'Yes: KL(0.1 ‖ 0.231) ≈ 0.058 nats with slope −p/q + (1 − p)/(1 − q) ≈ +0.74, against ≈ 0.004 nats and slope ≈ −0.36 at 0.075. The KL is lopsided: a unit that fires too often costs far more than one that fires too rarely by a similar amount, so a larger weight reins in the busiest units first.',
+    "d": 'Yes: KL(0.1 ‖ 0.231) ≈ 0.058 nats with slope −p/q + (1 − p)/(1 − q) ≈ +0.74, against ≈ 0.004 nats and slope ≈ −0.36 at 0.075. The busy unit is more than five times as far from p (0.131 above it, against 0.025 below), so its term is about 14 times larger and its slope twice as steep: a larger weight reins in the busiest units first. (At equal distances KL(p ‖ q) is in fact steeper below p: 0.0041 nats at 0.075 against 0.0030 at 0.125.)',
 })
 QUESTIONS["06-b"] = Choice(right="c", why={
     "a": 'No: the slope of weight·|a| is the same weight / (number of values) for every positive activation, small or large; and the KL penalty pushes a quiet unit up, not down, since its slope is negative for q < p.',
