@@ -128,7 +128,7 @@ QUESTIONS["P-c"] = Choice(right="c", why={
          "accuracy, which would drop for noisy images, is at its highest there.",
     "c": "Yes: the Fréchet distance compares the whole spread of the judge's features with the real images' "
          "spread. Strong guidance pushes every image further in the direction that marks its class: each image is "
-         "easier to classify, but one prompt's images grow alike (the diversity curve falls as s grows) and their "
+         "easier to classify, but most prompts' images grow alike (the mean diversity falls as s grows) and their "
          "exaggerated contrasts look unlike real garments, and the distance counts both.",
     "d": "No: the decoder turns every latent into a garment the judge recognises (accuracy rises with s); what "
          "changes is the latents the sampler produces: more alike, and pushed further from the real ones.",
