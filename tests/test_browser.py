@@ -128,7 +128,9 @@ def _press_right(page, widget, times: int) -> None:
         page.keyboard.press("ArrowRight")
 
 
-def test_moving_the_interpolation_slider_changes_the_decoded_image(jupyter_lab):
+@contextlib.contextmanager
+def _page(failure_png: str):
+    """A headless Chromium page; on an error, a screenshot named ``failure_png`` goes to test-artifacts/."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -136,19 +138,29 @@ def test_moving_the_interpolation_slider_changes_the_decoded_image(jupyter_lab):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            # the last graded cell's feedback: every cell has run, the kernel is free for the slider
-            _run_all(page, jupyter_lab, _last_feedback())
-            widget = page.locator(".dl101-interpolation").first
-            widget.scroll_into_view_if_needed()
-            image = widget.locator("img").first
-            before = image.screenshot()
-            after = _changes(page, image, lambda: _press_right(page, widget, 12))
-            page.screenshot(path=str(ARTIFACTS / "browser_07_interpolation.png"), full_page=False)
+            yield page
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "browser_07_failure.png"))
+            page.screenshot(path=str(ARTIFACTS / failure_png))
             raise
         finally:
             browser.close()
+
+
+def _widget_image(page, css_class: str):
+    """The first widget with ``css_class``, scrolled into view, and its image."""
+    widget = page.locator(css_class).first
+    widget.scroll_into_view_if_needed()
+    return widget, widget.locator("img").first
+
+
+def test_moving_the_interpolation_slider_changes_the_decoded_image(jupyter_lab):
+    with _page("browser_07_failure.png") as page:
+        # the last graded cell's feedback: every cell has run, the kernel is free for the slider
+        _run_all(page, jupyter_lab, _last_feedback())
+        widget, image = _widget_image(page, ".dl101-interpolation")
+        before = image.screenshot()
+        after = _changes(page, image, lambda: _press_right(page, widget, 12))
+        page.screenshot(path=str(ARTIFACTS / "browser_07_interpolation.png"), full_page=False)
     assert before != after, "the decoded image did not change when the slider moved"
     (ARTIFACTS / "interpolation_before.png").write_bytes(before)
     (ARTIFACTS / "interpolation_after.png").write_bytes(after)
@@ -181,26 +193,13 @@ def guidance_lab(tmp_path):
 
 
 def test_the_guidance_explorer_redraws_for_a_new_scale_and_a_new_prompt(guidance_lab):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            _run_all(page, guidance_lab, READY)
-            widget = page.locator(".dl101-guidance").first
-            widget.scroll_into_view_if_needed()
-            image = widget.locator("img").first
-            at_zero = image.screenshot()
-            at_three = _changes(page, image, lambda: _press_right(page, widget, 3))
-            sneakers = _changes(page, image, lambda: widget.locator("select").first.select_option("sneaker"))
-            page.screenshot(path=str(ARTIFACTS / "browser_project_guidance.png"), full_page=False)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "browser_project_failure.png"))
-            raise
-        finally:
-            browser.close()
+    with _page("browser_project_failure.png") as page:
+        _run_all(page, guidance_lab, READY)
+        widget, image = _widget_image(page, ".dl101-guidance")
+        at_zero = image.screenshot()
+        at_three = _changes(page, image, lambda: _press_right(page, widget, 3))
+        sneakers = _changes(page, image, lambda: widget.locator("select").first.select_option("sneaker"))
+        page.screenshot(path=str(ARTIFACTS / "browser_project_guidance.png"), full_page=False)
     assert len({at_zero, at_three, sneakers}) == 3, "the images did not change with the scale and the prompt"
     for name, png in (("s0", at_zero), ("s3", at_three), ("sneaker", sneakers)):
         (ARTIFACTS / f"guidance_{name}.png").write_bytes(png)
